@@ -1,0 +1,79 @@
+# clerksync — GNU make, pkg-config, no configure step.
+# SPDX-License-Identifier: ISC
+
+VERSION   = 0.1.0
+PKGS      = libcjson libmariadb libcrypto
+VARIANT  ?= release
+BUILD     = build/$(VARIANT)
+BIN       = cgi-bin/clerksync.fcgi
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) fcgi 2>/dev/null || \
+		pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) \
+		$(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
+
+WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wshadow -Wpointer-arith -Wcast-qual
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L \
+	   -DCLERKSYNC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
+LDLIBS  += $(PKG_LIBS) -lm
+
+ifeq ($(VARIANT),asan)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+MODULES = config event handler http json log num sig store
+OBJS    = $(MODULES:%=$(BUILD)/%.o)
+UNITS   = num sig json event config
+TESTS   = $(UNITS:%=$(BUILD)/test_%)
+
+.PHONY: all check unit integ asan valgrind run bench clean npm
+
+all: $(BIN)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%.o: tests/unit/test_%.c | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/clerksync.fcgi: $(BUILD)/main.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN): $(BUILD)/clerksync.fcgi
+	@mkdir -p cgi-bin
+	cp $< $@
+
+$(BUILD)/test_%: $(BUILD)/test_%.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD):
+	@mkdir -p $@
+
+npm:
+	@test -d tests/node_modules || \
+	    npm ci --prefix tests --no-audit --no-fund --loglevel=error
+
+# Unit suites, then integration against real MariaDB, lighttpd and svix.
+check: $(BIN) $(TESTS) npm
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi
+
+unit: $(TESTS)
+	@bash tests/run.sh $(BUILD) - unit
+
+integ: $(BIN) npm
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi integ
+
+asan:
+	$(MAKE) VARIANT=asan CFLAGS='-O1 -g' check
+
+run: $(BIN) npm
+	node scripts/devserver.mjs
+
+clean:
+	rm -rf build $(BIN)
+
+-include $(wildcard $(BUILD)/*.d)

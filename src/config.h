@@ -1,0 +1,88 @@
+/*
+ * clerksync — config: the KEY = value file and its environment
+ * overrides (SPEC section 4). The only place that reads the environment.
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLERKSYNC_CONFIG_H
+#define CLERKSYNC_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+#include "sig.h"
+
+#define CONFIG_FILE_NAME	"clerksync.conf"
+#define CONFIG_FILE_MAX		65536	/* bytes of a config file */
+#define CONFIG_PREFIX_MAX	32	/* characters of table_prefix */
+#define CONFIG_MAX_BODY_DEFAULT	(1024 * 1024)
+#define CONFIG_MAX_BODY_LIMIT	(64 * 1024 * 1024)
+#define CONFIG_RETENTION_DEFAULT 30	/* days */
+
+enum config_key {
+	CONFIG_SIGNING_SECRET,
+	CONFIG_DB_HOST,
+	CONFIG_DB_PORT,
+	CONFIG_DB_SOCKET,
+	CONFIG_DB_USER,
+	CONFIG_DB_PASSWORD,
+	CONFIG_DB_NAME,
+	CONFIG_DATABASE_URL,
+	CONFIG_TABLE_PREFIX,
+	CONFIG_TIMESTAMP_TOLERANCE,
+	CONFIG_MAX_BODY,
+	CONFIG_LOG_FILE,
+	CONFIG_LOG_LEVEL,
+	CONFIG_SYNC_PRIVATE_METADATA,
+	CONFIG_KEEP_DELETED_DATA,
+	CONFIG_EVENT_RETENTION_DAYS,
+	CONFIG__MAX
+};
+
+extern const char *const config_key_names[CONFIG__MAX];
+
+struct config {
+	char		*raw[CONFIG__MAX];	/* as read; NULL: unset */
+	char		 path[4096];		/* file read, or "" */
+
+	struct sig_key	 keys[SIG_KEYS_MAX];
+	size_t		 nkeys;
+	char		*db_host;		/* NULL: library default */
+	char		*db_socket;
+	char		*db_user;
+	char		*db_password;
+	char		*db_name;
+	unsigned int	 db_port;		/* 0: library default */
+	char		 table_prefix[CONFIG_PREFIX_MAX + 1];
+	long long	 tolerance;
+	size_t		 max_body;
+	const char	*log_file;		/* NULL: stderr */
+	enum log_level	 log_level;
+	int		 sync_private_metadata;
+	int		 keep_deleted_data;
+	int		 retention_days;
+};
+
+/* An environment lookup, so that tests can supply their own. */
+typedef const char *(*config_env_fn)(const char *);
+
+/*
+ * Find and read the file (CLERKSYNC_CONFIG, then ~/clerksync.conf of the
+ * effective user, then clerksync.conf in exedir), apply the environment
+ * and check every value. Returns 0, or -1 with one line naming the key
+ * in err. The caller zeroes cf first and calls config_free in both cases.
+ */
+int	config_load(struct config *cf, const char *exedir, config_env_fn env,
+	    char *err, size_t errsz);
+
+/* Set raw values from the text of a file; name is used in messages. */
+int	config_parse(struct config *cf, const char *buf, size_t len,
+	    const char *name, char *err, size_t errsz);
+
+/* Apply environment overrides, then check and convert every value. */
+int	config_finish(struct config *cf, config_env_fn env, char *err,
+	    size_t errsz);
+
+/* Wipe secrets and free; safe on a zeroed or half-built config. */
+void	config_free(struct config *cf);
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * clerksync — event: verified bytes -> struct event.
+ * SPDX-License-Identifier: ISC
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "event.h"
+#include "json.h"
+
+/* Integers above this are not exact as doubles (cJSON's numbers). */
+#define EVENT_INT_MAX	9007199254740991.0	/* 2^53 - 1 */
+/* SPEC section 2: an envelope timestamp below this is in seconds. */
+#define EVENT_SECONDS_BELOW	100000000000LL
+
+const char *const event_type_names[EVENT__MAX] = {
+	"user.created", "user.updated", "user.deleted", "other"
+};
+
+#define BAD(phrase) do { *why = (phrase); goto fail; } while (0)
+
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * A nullable string member: absent or null gives SQL NULL, a string of
+ * at most max characters (bytes if bytes is set) a view, anything else
+ * -1. cJSON ends strings at U+0000, so a name holding one is cut there.
+ */
+static int
+get_text(const cJSON *obj, const char *key, size_t max, int bytes,
+    struct event_text *out)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	out->p = NULL;
+	out->len = 0;
+	if (it == NULL || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsString(it) || it->valuestring == NULL)
+		return -1;
+	out->len = strlen(it->valuestring);
+	if ((bytes ? out->len : utf8_chars(it->valuestring, out->len)) > max)
+		return -1;
+	out->p = it->valuestring;
+	return 0;
+}
+
+/* A nullable integer member: -1 for absent or null. */
+static int
+get_int(const cJSON *obj, const char *key, long long *out)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double		 d;
+
+	*out = -1;
+	if (it == NULL || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsNumber(it))
+		return -1;
+	d = it->valuedouble;
+	if (!isfinite(d) || d < 0 || d > EVENT_INT_MAX || d != floor(d))
+		return -1;
+	*out = (long long)d;
+	return 0;
+}
+
+static int
+get_bool(const cJSON *obj, const char *key, int *out)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = 0;
+	if (it == NULL || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsBool(it))
+		return -1;
+	*out = cJSON_IsTrue(it) ? 1 : 0;
+	return 0;
+}
+
+/*
+ * SPEC section 3: the primary email (or phone) is the element of list
+ * whose id is the primary id, never the first one. Returns -1 if a
+ * present member has the wrong type.
+ */
+static int
+get_primary(const cJSON *data, const char *idkey, const char *listkey,
+    const char *valkey, size_t max, struct event_text *out, int *verified)
+{
+	const cJSON	*pid, *list, *el, *id, *ver, *st;
+
+	out->p = NULL;
+	out->len = 0;
+	if (verified != NULL)
+		*verified = -1;
+	pid = cJSON_GetObjectItemCaseSensitive(data, idkey);
+	if (pid == NULL || cJSON_IsNull(pid))
+		return 0;
+	if (!cJSON_IsString(pid))
+		return -1;
+	list = cJSON_GetObjectItemCaseSensitive(data, listkey);
+	if (list == NULL || cJSON_IsNull(list))
+		return 0;
+	if (!cJSON_IsArray(list))
+		return -1;
+	cJSON_ArrayForEach(el, list) {
+		if (!cJSON_IsObject(el))
+			return -1;
+		id = cJSON_GetObjectItemCaseSensitive(el, "id");
+		if (!cJSON_IsString(id) ||
+		    strcmp(id->valuestring, pid->valuestring) != 0)
+			continue;
+		if (get_text(el, valkey, max, 0, out) == -1)
+			return -1;
+		if (verified == NULL || out->p == NULL)
+			return 0;
+		ver = cJSON_GetObjectItemCaseSensitive(el, "verification");
+		st = cJSON_IsObject(ver) ?
+		    cJSON_GetObjectItemCaseSensitive(ver, "status") : NULL;
+		*verified = cJSON_IsString(st) &&
+		    strcmp(st->valuestring, "verified") == 0;
+		return 0;
+	}
+	return 0;
+}
+
+/* Clerk ids are <prefix>_<base62>: case matters, no other characters. */
+static int
+valid_id(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n > 0 && n <= EVENT_ID_MAX && strspn(s,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") == n;
+}
+
+/*
+ * MariaDB checks JSON columns with JSON_VALID, which refuses nesting of
+ * 32 or more; unsafe_metadata is written by users themselves, so a deep
+ * one must not wedge their sync: such a column is stored as NULL.
+ */
+static void
+cap_depth(struct event *ev, struct event_text *t, const char *warning)
+{
+	int	 depth;
+
+	if (t->p == NULL || json_validate(t->p, t->len, &depth) == -1 ||
+	    depth <= EVENT_JSON_DEPTH_MAX)
+		return;
+	t->p = NULL;
+	t->len = 0;
+	ev->warning = warning;
+}
+
+/* A JSON column: the raw bytes of the member as sent; null is NULL. */
+static int
+get_raw(struct json_span obj, const cJSON *tree, const char *key,
+    struct event_text *out)
+{
+	struct json_span	 v;
+
+	out->p = NULL;
+	out->len = 0;
+	if (!json_member(obj, key, &v))
+		/* cJSON decodes escaped keys; the scanner does not. */
+		return cJSON_GetObjectItemCaseSensitive(tree, key) ? -1 : 0;
+	if (v.len == 4 && memcmp(v.p, "null", 4) == 0)
+		return 0;
+	out->p = v.p;
+	out->len = v.len;
+	return 0;
+}
+
+static int
+parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
+    int private_too, const char **why)
+{
+	struct event_user	*u = &ev->user;
+	struct json_span	 pm;
+
+	if (get_int(data, "updated_at", &u->updated_at) == -1 ||
+	    u->updated_at < 0)
+		BAD("data.updated_at must be an integer (ms)");
+	if (get_int(data, "created_at", &u->created_at) == -1)
+		BAD("data.created_at must be an integer (ms) or null");
+	if (get_int(data, "last_sign_in_at", &u->last_sign_in_at) == -1)
+		BAD("data.last_sign_in_at must be an integer (ms) or null");
+	if (get_text(data, "username", EVENT_USERNAME_MAX, 0,
+	    &u->username) == -1)
+		BAD("data.username must be a string of at most 255 characters");
+	if (get_text(data, "first_name", EVENT_NAME_MAX, 0,
+	    &u->first_name) == -1)
+		BAD("data.first_name must be a string of at most 256 "
+		    "characters");
+	if (get_text(data, "last_name", EVENT_NAME_MAX, 0,
+	    &u->last_name) == -1)
+		BAD("data.last_name must be a string of at most 256 characters");
+	if (get_text(data, "image_url", EVENT_URL_MAX, 1, &u->image_url) == -1)
+		BAD("data.image_url must be a string of at most 65535 bytes");
+	if (get_text(data, "external_id", EVENT_EXTERNAL_ID_MAX, 0,
+	    &u->external_id) == -1)
+		BAD("data.external_id must be a string of at most 255 "
+		    "characters");
+	if (get_bool(data, "banned", &u->banned) == -1)
+		BAD("data.banned must be a boolean");
+	if (get_bool(data, "locked", &u->locked) == -1)
+		BAD("data.locked must be a boolean");
+	if (get_primary(data, "primary_email_address_id", "email_addresses",
+	    "email_address", EVENT_EMAIL_MAX, &u->email,
+	    &u->email_verified) == -1)
+		BAD("data.email_addresses: wrong type, or an address longer "
+		    "than 320 characters");
+	if (get_primary(data, "primary_phone_number_id", "phone_numbers",
+	    "phone_number", EVENT_PHONE_MAX, &u->phone, NULL) == -1)
+		BAD("data.phone_numbers: wrong type, or a number longer than "
+		    "64 characters");
+	if (get_raw(dspan, data, "public_metadata", &u->public_metadata) == -1)
+		BAD("data.public_metadata: escaped member names are not "
+		    "supported");
+
+	/* SPEC section 3: clerk_data leaves private_metadata out. */
+	u->clerk_data.p = dspan.p;
+	u->clerk_data.len = dspan.len;
+	if (!private_too && json_member(dspan, "private_metadata", &pm)) {
+		if ((ev->buf = malloc(dspan.len)) == NULL)
+			BAD("out of memory");
+		u->clerk_data.p = ev->buf;
+		u->clerk_data.len = json_without(dspan, "private_metadata",
+		    ev->buf);
+	}
+	cap_depth(ev, &u->public_metadata, "public_metadata nested deeper "
+	    "than 31: stored as NULL");
+	cap_depth(ev, &u->clerk_data, "data nested deeper than 31: "
+	    "clerk_data stored as NULL");
+	return 0;
+fail:
+	return -1;
+}
+
+int
+event_parse(const char *body, size_t len, int private_too, struct event *ev,
+    const char **why)
+{
+	const cJSON		*root, *type, *data, *id;
+	struct json_span	 whole, dspan;
+	long long		 ts;
+	int			 t;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->timestamp = -1;
+	ev->user.email_verified = -1;
+	*why = NULL;
+
+	/*
+	 * The strict scanner decides what is JSON (cJSON accepts a few
+	 * things RFC 8259 does not); cJSON then builds the tree.
+	 */
+	if (json_validate(body, len, NULL) == -1)
+		BAD("body is not JSON (or nested deeper than 64)");
+	if ((ev->root = cJSON_ParseWithLength(body, len)) == NULL)
+		BAD("body is not JSON");
+	root = ev->root;
+	if (!cJSON_IsObject(root))
+		BAD("body is not a JSON object");
+	type = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (!cJSON_IsString(type) || type->valuestring[0] == '\0')
+		BAD("type is missing or not a string");
+	ev->type_name = type->valuestring;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	if (!cJSON_IsObject(data))
+		BAD("data is missing or not an object");
+	if (get_int(root, "timestamp", &ts) == -1)
+		BAD("timestamp must be an integer");
+	if (ts >= 0)
+		ev->timestamp = ts < EVENT_SECONDS_BELOW ? ts * 1000 : ts;
+	if (ev->timestamp > EVENT_TS_MAX)
+		BAD("timestamp is after the year 9999");
+
+	ev->type = EVENT_OTHER;
+	for (t = 0; t < EVENT_OTHER; t++)
+		if (strcmp(ev->type_name, event_type_names[t]) == 0)
+			ev->type = (enum event_type)t;
+	if (ev->type == EVENT_OTHER)
+		return 0;
+
+	id = cJSON_GetObjectItemCaseSensitive(data, "id");
+	if (!cJSON_IsString(id) || !valid_id(id->valuestring))
+		BAD("data.id must be a Clerk id of at most 64 characters "
+		    "[A-Za-z0-9_-]");
+	ev->object_id = id->valuestring;
+	if (ev->type == EVENT_USER_DELETED)
+		return 0;
+
+	for (whole.p = body, whole.len = len; whole.len > 0 &&
+	    *whole.p != '{'; whole.p++, whole.len--)
+		continue;
+	if (!json_member(whole, "data", &dspan))
+		BAD("data: escaped member names are not supported");
+	return parse_user(ev, data, dspan, private_too, why);
+fail:
+	return -1;
+}
+
+void
+event_free(struct event *ev)
+{
+	cJSON_Delete(ev->root);
+	free(ev->buf);
+	ev->root = NULL;
+	ev->buf = NULL;
+}

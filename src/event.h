@@ -1,0 +1,81 @@
+/*
+ * clerksync — event: verified bytes -> struct event. The only includer
+ * of cJSON.h. Knows Clerk's payloads (SPEC section 2), nothing of HTTP
+ * or SQL.
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLERKSYNC_EVENT_H
+#define CLERKSYNC_EVENT_H
+
+#include <stddef.h>
+
+/* Column sizes in characters, as in schema/ (SPEC section 3). */
+#define EVENT_ID_MAX		64
+#define EVENT_EMAIL_MAX		320
+#define EVENT_PHONE_MAX		64
+#define EVENT_USERNAME_MAX	255
+#define EVENT_NAME_MAX		256
+#define EVENT_EXTERNAL_ID_MAX	255
+#define EVENT_URL_MAX		65535	/* bytes: a TEXT column */
+#define EVENT_JSON_DEPTH_MAX	31	/* MariaDB's JSON_VALID refuses 32 */
+#define EVENT_TS_MAX		253402300799999LL /* ms: 9999-12-31, DATETIME */
+
+enum event_type {
+	EVENT_USER_CREATED,
+	EVENT_USER_UPDATED,
+	EVENT_USER_DELETED,
+	EVENT_OTHER,		/* verified, valid, not handled */
+	EVENT__MAX
+};
+
+extern const char *const event_type_names[EVENT__MAX];
+
+/* A view of text; p == NULL stands for SQL NULL. */
+struct event_text {
+	const char	*p;
+	size_t		 len;
+};
+
+struct event_user {
+	struct event_text email;
+	struct event_text phone;
+	struct event_text username;
+	struct event_text first_name;
+	struct event_text last_name;
+	struct event_text image_url;
+	struct event_text external_id;
+	struct event_text public_metadata;	/* raw JSON as sent */
+	struct event_text clerk_data;		/* raw JSON of data */
+	int		 email_verified;	/* -1: NULL */
+	int		 banned;
+	int		 locked;
+	long long	 last_sign_in_at;	/* -1: NULL */
+	long long	 created_at;		/* -1: NULL */
+	long long	 updated_at;		/* ms, the ordering key */
+};
+
+struct event {
+	enum event_type	 type;
+	const char	*type_name;	/* as sent */
+	const char	*object_id;	/* data.id; NULL for EVENT_OTHER */
+	long long	 timestamp;	/* envelope, in ms; -1: absent */
+	struct event_user user;
+	const char	*warning;	/* fixed phrase for the log, or NULL */
+
+	void		*root;		/* private: the parsed tree */
+	char		*buf;		/* private: data without a member */
+};
+
+/*
+ * Parse body[0..len) (valid UTF-8, see sig_verify) into ev. Every view
+ * points into body or into ev, and lives until event_free. private_too
+ * keeps data.private_metadata in clerk_data. Returns 0, or -1 with *why
+ * set to a fixed phrase that names the field.
+ */
+int	event_parse(const char *body, size_t len, int private_too,
+	    struct event *ev, const char **why);
+
+/* Free what event_parse made; safe on a zeroed or half-built event. */
+void	event_free(struct event *ev);
+
+#endif

@@ -1,0 +1,282 @@
+/*
+ * clerksync — json: a strict RFC 8259 scanner over raw bytes.
+ * SPDX-License-Identifier: ISC
+ */
+#include <string.h>
+
+#include "json.h"
+
+struct scan {
+	const char	*p;
+	const char	*end;
+	int		 depth;
+	int		 maxdepth;
+};
+
+static int	scan_value(struct scan *);
+
+static void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 8259 section 7: control characters must be escaped. */
+static int
+scan_string(struct scan *s)
+{
+	int	 i;
+
+	if (s->p >= s->end || *s->p != '"')
+		return -1;
+	for (s->p++; s->p < s->end; s->p++) {
+		unsigned char c = (unsigned char)*s->p;
+
+		if (c == '"') {
+			s->p++;
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c != '\\')
+			continue;
+		if (++s->p >= s->end)
+			return -1;
+		switch (*s->p) {
+		case '"': case '\\': case '/': case 'b':
+		case 'f': case 'n': case 'r': case 't':
+			break;
+		case 'u':
+			for (i = 0; i < 4; i++)
+				if (++s->p >= s->end || !is_hex(*s->p))
+					return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* RFC 8259 section 6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+scan_number(struct scan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p >= s->end || !is_digit(*s->p))
+		return -1;
+	if (*s->p == '0')
+		s->p++;
+	else
+		while (s->p < s->end && is_digit(*s->p))
+			s->p++;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (s->p >= s->end || !is_digit(*s->p))
+			return -1;
+		while (s->p < s->end && is_digit(*s->p))
+			s->p++;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (s->p >= s->end || !is_digit(*s->p))
+			return -1;
+		while (s->p < s->end && is_digit(*s->p))
+			s->p++;
+	}
+	return 0;
+}
+
+static int
+scan_literal(struct scan *s, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+/* Objects and arrays share one loop; close is '}' or ']'. */
+static int
+scan_container(struct scan *s, char close)
+{
+	if (++s->depth > JSON_MAX_DEPTH)
+		return -1;
+	if (s->depth > s->maxdepth)
+		s->maxdepth = s->depth;
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			if (scan_string(s) == -1)
+				return -1;
+			skip_ws(s);
+			if (s->p >= s->end || *s->p != ':')
+				return -1;
+			s->p++;
+			skip_ws(s);
+		}
+		if (scan_value(s) == -1)
+			return -1;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == close) {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (*s->p != ',')
+			return -1;
+		s->p++;
+		skip_ws(s);
+	}
+}
+
+static int
+scan_value(struct scan *s)
+{
+	if (s->p >= s->end)
+		return -1;
+	switch (*s->p) {
+	case '{':
+		return scan_container(s, '}');
+	case '[':
+		return scan_container(s, ']');
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_literal(s, "true");
+	case 'f':
+		return scan_literal(s, "false");
+	case 'n':
+		return scan_literal(s, "null");
+	default:
+		return scan_number(s);
+	}
+}
+
+int
+json_validate(const char *buf, size_t len, int *depth)
+{
+	struct scan	 s = { buf, buf + len, 0, 0 };
+
+	skip_ws(&s);
+	if (scan_value(&s) == -1)
+		return -1;
+	skip_ws(&s);
+	if (depth != NULL)
+		*depth = s.maxdepth;
+	return s.p == s.end ? 0 : -1;
+}
+
+/*
+ * Walk the members of a validated object. For each one, *key is the raw
+ * key without quotes, *val the value and *start the opening quote of the
+ * key. Returns 1 per member, 0 at the end.
+ */
+static int
+next_member(struct scan *s, struct json_span *key, struct json_span *val,
+    const char **start)
+{
+	skip_ws(s);
+	if (s->p >= s->end || *s->p == '}')
+		return 0;
+	if (*s->p == '{' || *s->p == ',') {
+		s->p++;
+		skip_ws(s);
+		if (*s->p == '}')
+			return 0;
+	}
+	*start = s->p;
+	key->p = s->p + 1;
+	if (scan_string(s) == -1)
+		return 0;
+	key->len = (size_t)(s->p - key->p - 1);
+	skip_ws(s);
+	s->p++;				/* ':' */
+	skip_ws(s);
+	val->p = s->p;
+	if (scan_value(s) == -1)
+		return 0;
+	val->len = (size_t)(s->p - val->p);
+	return 1;
+}
+
+static int
+find(struct json_span obj, const char *key, struct json_span *val,
+    const char **start)
+{
+	struct scan		 s = { obj.p, obj.p + obj.len, 0, 0 };
+	struct json_span	 k;
+	size_t			 n = strlen(key);
+
+	if (obj.p == NULL || obj.len == 0 || *obj.p != '{')
+		return 0;
+	while (next_member(&s, &k, val, start))
+		if (k.len == n && memcmp(k.p, key, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+json_member(struct json_span obj, const char *key, struct json_span *val)
+{
+	const char	*start;
+
+	return find(obj, key, val, &start);
+}
+
+size_t
+json_without(struct json_span obj, const char *key, char *out)
+{
+	struct json_span	 val;
+	const char		*start, *from, *to, *q;
+
+	if (!find(obj, key, &val, &start)) {
+		memcpy(out, obj.p, obj.len);
+		return obj.len;
+	}
+	/* Drop the comma before the member, or else the one after it. */
+	for (q = start - 1; *q == ' ' || *q == '\t' || *q == '\n' ||
+	    *q == '\r'; q--)
+		continue;
+	from = start;
+	to = val.p + val.len;
+	if (*q == ',')
+		from = q;
+	else {
+		for (q = to; *q == ' ' || *q == '\t' || *q == '\n' ||
+		    *q == '\r'; q++)
+			continue;
+		if (*q == ',')
+			to = q + 1;
+	}
+	memcpy(out, obj.p, (size_t)(from - obj.p));
+	memcpy(out + (from - obj.p), to, (size_t)(obj.p + obj.len - to));
+	return obj.len - (size_t)(to - from);
+}

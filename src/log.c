@@ -1,0 +1,105 @@
+/*
+ * clerksync — log: one line per message to stderr or to log_file.
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	2048
+
+const char *const log_level_names[LOG__MAX] = {
+	"error", "warn", "info", "debug"
+};
+
+static int		log_fd = STDERR_FILENO;
+static enum log_level	log_max = LOG_INFO;
+
+int
+log_open(const char *path, enum log_level level)
+{
+	int	 fd;
+
+	log_max = level;
+	if (path == NULL)
+		return 0;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	log_close();
+	log_fd = fd;
+	return 0;
+}
+
+void
+log_close(void)
+{
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = STDERR_FILENO;
+}
+
+/*
+ * Format, then escape every control byte and DEL as \xNN so that a value
+ * from a request cannot forge a second line. The line is written with one
+ * write(2) so that several processes appending to one file do not
+ * interleave within a line.
+ */
+static void
+log_vwrite(enum log_level level, const char *fmt, va_list ap)
+{
+	char		 msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 n, i;
+	int		 rc;
+
+	if (level > log_max)
+		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	rc = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ clerksync[%ld] %s: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, (long)getpid(),
+	    log_level_names[level]);
+	if (rc < 0 || (size_t)rc >= sizeof(line))
+		return;
+	n = (size_t)rc;
+	for (i = 0; msg[i] != '\0' && n + 5 < sizeof(line); i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(line + n, 5, "\\x%02x", c);
+			n += 4;
+		} else
+			line[n++] = (char)c;
+	}
+	line[n++] = '\n';
+	while (write(log_fd, line, n) == -1 && errno == EINTR)
+		continue;
+}
+
+#define LOG_FN(name, level)				\
+void							\
+name(const char *fmt, ...)				\
+{							\
+	va_list	 ap;					\
+							\
+	va_start(ap, fmt);				\
+	log_vwrite(level, fmt, ap);			\
+	va_end(ap);					\
+}
+
+LOG_FN(log_errx, LOG_ERROR)
+LOG_FN(log_warnx, LOG_WARN)
+LOG_FN(log_info, LOG_INFO)
+LOG_FN(log_debug, LOG_DEBUG)

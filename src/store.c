@@ -1,0 +1,446 @@
+/*
+ * clerksync — store: one connection, prepared statements, one
+ * transaction per event.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "log.h"
+#include "store.h"
+
+#define STORE_SQL_MAX	4096
+
+enum stmt_id {
+	STMT_EVENT_INSERT,
+	STMT_EVENT_STALE,
+	STMT_USER_UPSERT,
+	STMT_USER_DELETE,
+	STMT__MAX
+};
+
+struct store {
+	const struct config	*cf;
+	MYSQL			*db;		/* NULL: not connected */
+	MYSQL_STMT		*stmt[STMT__MAX];	/* prepared lazily */
+	char			 sql[STMT__MAX][STORE_SQL_MAX];
+	unsigned int		 errcode;	/* of the last failure */
+};
+
+const char *const store_result_names[STORE__MAX] = {
+	"applied", "duplicate", "stale", "unavailable", "failed"
+};
+
+/*
+ * The owned columns of users, in bind order; clerk_updated_at, the
+ * ordering key, must stay last: MySQL assigns ON DUPLICATE KEY UPDATE
+ * columns left to right, so the guard must read the old value until the
+ * last assignment.
+ */
+static const char *const user_columns[] = {
+	"clerk_id", "email", "email_verified", "phone", "username",
+	"first_name", "last_name", "image_url", "external_id",
+	"public_metadata", "banned", "locked", "last_sign_in_at",
+	"clerk_created_at", "clerk_data", "clerk_updated_at"
+};
+#define USER_NCOLS	(sizeof(user_columns) / sizeof(user_columns[0]))
+
+/* SPEC section 3: what user.deleted clears unless keep_deleted_data. */
+static const char *const personal_columns[] = {
+	"email", "email_verified", "phone", "username", "first_name",
+	"last_name", "image_url", "external_id", "public_metadata",
+	"clerk_data"
+};
+
+/* Append to a fixed buffer; the sizes are fixed, so overflow is a bug. */
+static void
+cat(char *buf, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 n = strlen(buf);
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = vsnprintf(buf + n, STORE_SQL_MAX - n, fmt, ap);
+	va_end(ap);
+	if (rc < 0 || (size_t)rc >= STORE_SQL_MAX - n)
+		abort();
+}
+
+static void
+build_sql(struct store *st)
+{
+	const char	*pre = st->cf->table_prefix;
+	const char	*guard = "deleted_at IS NULL AND (clerk_updated_at IS "
+	    "NULL OR VALUES(clerk_updated_at) > clerk_updated_at)";
+	size_t		 i;
+
+	cat(st->sql[STMT_EVENT_INSERT], "INSERT INTO `%sclerk_webhook_events`"
+	    " (svix_id, event_type, object_id, event_ts, outcome, received_at)"
+	    " VALUES (?, ?, ?, ?, 'applied', UTC_TIMESTAMP(3))", pre);
+	cat(st->sql[STMT_EVENT_STALE], "UPDATE `%sclerk_webhook_events` SET "
+	    "outcome = 'stale' WHERE svix_id = ?", pre);
+
+	/*
+	 * SPEC section 2: one guarded upsert. A newer clerk_updated_at
+	 * wins, an equal or older one changes nothing, and a deleted row is
+	 * never brought back. Affected rows: 1 inserted, 2 updated, 0 not.
+	 */
+	cat(st->sql[STMT_USER_UPSERT], "INSERT INTO `%susers` (", pre);
+	for (i = 0; i < USER_NCOLS; i++)
+		cat(st->sql[STMT_USER_UPSERT], "%s%s", i ? ", " : "",
+		    user_columns[i]);
+	cat(st->sql[STMT_USER_UPSERT], ") VALUES (");
+	for (i = 0; i < USER_NCOLS; i++)
+		cat(st->sql[STMT_USER_UPSERT], "%s?", i ? ", " : "");
+	cat(st->sql[STMT_USER_UPSERT], ") ON DUPLICATE KEY UPDATE ");
+	for (i = 1; i < USER_NCOLS; i++)
+		cat(st->sql[STMT_USER_UPSERT], "%s%s = IF(%s, VALUES(%s), %s)",
+		    i > 1 ? ", " : "", user_columns[i], guard, user_columns[i],
+		    user_columns[i]);
+
+	/* A delete is terminal: a tombstone if unknown, deleted_at last. */
+	cat(st->sql[STMT_USER_DELETE], "INSERT INTO `%susers` (clerk_id, "
+	    "deleted_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE ", pre);
+	if (!st->cf->keep_deleted_data)
+		for (i = 0; i < sizeof(personal_columns) /
+		    sizeof(personal_columns[0]); i++)
+			cat(st->sql[STMT_USER_DELETE], "%s = IF(deleted_at IS "
+			    "NULL, NULL, %s), ", personal_columns[i],
+			    personal_columns[i]);
+	cat(st->sql[STMT_USER_DELETE], "deleted_at = IF(deleted_at IS NULL, "
+	    "VALUES(deleted_at), deleted_at)");
+}
+
+struct store *
+store_open(const struct config *cf)
+{
+	struct store	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->cf = cf;
+	build_sql(st);
+	return st;
+}
+
+static void
+disconnect(struct store *st)
+{
+	int	 i;
+
+	for (i = 0; i < STMT__MAX; i++) {
+		if (st->stmt[i] != NULL)
+			mysql_stmt_close(st->stmt[i]);
+		st->stmt[i] = NULL;
+	}
+	if (st->db != NULL)
+		mysql_close(st->db);
+	st->db = NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	disconnect(st);
+	free(st);
+}
+
+static int
+fail_db(struct store *st, const char *what, char *err, size_t errsz)
+{
+	st->errcode = st->db ? mysql_errno(st->db) : CR_UNKNOWN_ERROR;
+	snprintf(err, errsz, "%s: %u %s", what, st->errcode,
+	    st->db ? mysql_error(st->db) : "no connection");
+	return -1;
+}
+
+static int
+connect_db(struct store *st, char *err, size_t errsz)
+{
+	const struct config	*cf = st->cf;
+	unsigned int		 ct = STORE_CONNECT_TIMEOUT, io = STORE_IO_TIMEOUT;
+	char			 set[256];
+
+	if ((st->db = mysql_init(NULL)) == NULL) {
+		st->errcode = CR_OUT_OF_MEMORY;
+		snprintf(err, errsz, "mysql_init failed");
+		return -1;
+	}
+	mysql_options(st->db, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(st->db, MYSQL_OPT_READ_TIMEOUT, &io);
+	mysql_options(st->db, MYSQL_OPT_WRITE_TIMEOUT, &io);
+	mysql_options(st->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(st->db, cf->db_host, cf->db_user,
+	    cf->db_password, cf->db_name, cf->db_port, cf->db_socket,
+	    0) == NULL)
+		goto fail;
+	/*
+	 * Rows' own times are UTC; a stuck lock gives up well inside
+	 * Svix's 15 s; nothing is silently truncated.
+	 */
+	snprintf(set, sizeof(set), "SET SESSION time_zone = '+00:00', "
+	    "SESSION innodb_lock_wait_timeout = %d, SESSION sql_mode = "
+	    "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'", STORE_LOCK_WAIT);
+	if (mysql_query(st->db, set) != 0 ||
+	    mysql_query(st->db, "SET SESSION TRANSACTION ISOLATION LEVEL "
+	    "READ COMMITTED") != 0 ||
+	    mysql_autocommit(st->db, 0) != 0)
+		goto fail;
+	return 0;
+fail:
+	fail_db(st, "connect", err, errsz);
+	disconnect(st);
+	return -1;
+}
+
+static int
+exec(struct store *st, enum stmt_id id, MYSQL_BIND *bind,
+    unsigned long long *affected, char *err, size_t errsz)
+{
+	MYSQL_STMT	*s;
+
+	if ((s = st->stmt[id]) == NULL) {
+		if ((s = mysql_stmt_init(st->db)) == NULL)
+			return fail_db(st, "mysql_stmt_init", err, errsz);
+		if (mysql_stmt_prepare(s, st->sql[id],
+		    strlen(st->sql[id])) != 0) {
+			st->errcode = mysql_stmt_errno(s);
+			snprintf(err, errsz, "prepare: %u %s", st->errcode,
+			    mysql_stmt_error(s));
+			mysql_stmt_close(s);
+			return -1;
+		}
+		st->stmt[id] = s;
+	}
+	if (mysql_stmt_bind_param(s, bind) != 0 || mysql_stmt_execute(s) != 0) {
+		st->errcode = mysql_stmt_errno(s);
+		snprintf(err, errsz, "execute: %u %s", st->errcode,
+		    mysql_stmt_error(s));
+		return -1;
+	}
+	*affected = mysql_stmt_affected_rows(s);
+	return 0;
+}
+
+static void
+bind_text(MYSQL_BIND *b, const char *p, size_t len)
+{
+	memset(b, 0, sizeof(*b));
+	if (p == NULL) {
+		b->buffer_type = MYSQL_TYPE_NULL;
+		return;
+	}
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)(uintptr_t)p;
+	b->buffer_length = len;
+}
+
+static void
+bind_ev(MYSQL_BIND *b, const struct event_text *t)
+{
+	bind_text(b, t->p, t->len);
+}
+
+/* v < 0 binds NULL. */
+static void
+bind_int(MYSQL_BIND *b, const long long *v)
+{
+	memset(b, 0, sizeof(*b));
+	if (*v < 0) {
+		b->buffer_type = MYSQL_TYPE_NULL;
+		return;
+	}
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = (void *)(uintptr_t)v;
+}
+
+static void
+bind_tiny(MYSQL_BIND *b, const signed char *v)
+{
+	memset(b, 0, sizeof(*b));
+	if (*v < 0) {
+		b->buffer_type = MYSQL_TYPE_NULL;
+		return;
+	}
+	b->buffer_type = MYSQL_TYPE_TINY;
+	b->buffer = (void *)(uintptr_t)v;
+}
+
+/*
+ * One try of the whole transaction. Returns the outcome, or -1 with
+ * st->errcode and err set; the caller rolls back.
+ */
+static int
+txn(struct store *st, const struct event *ev, const char *svix_id,
+    long long ts, char *err, size_t errsz)
+{
+	const struct event_user	*u = &ev->user;
+	MYSQL_BIND		 b[USER_NCOLS];
+	MYSQL_TIME		 when;
+	unsigned long long	 rows;
+	signed char		 verified, banned, locked;
+	time_t			 sec;
+	struct tm		 tm;
+	const char		*type = ev->type_name;
+
+	/* Claim the svix-id first: a concurrent duplicate waits on it. */
+	bind_text(&b[0], svix_id, strlen(svix_id));
+	bind_text(&b[1], type, strlen(type));
+	bind_text(&b[2], ev->object_id, strlen(ev->object_id));
+	bind_int(&b[3], &ts);
+	if (exec(st, STMT_EVENT_INSERT, b, &rows, err, errsz) == -1) {
+		if (st->errcode != ER_DUP_ENTRY)
+			return -1;
+		err[0] = '\0';
+		return STORE_DUPLICATE;
+	}
+
+	if (ev->type == EVENT_USER_DELETED) {
+		sec = (time_t)(ts / 1000);
+		if (gmtime_r(&sec, &tm) == NULL) {
+			st->errcode = CR_UNKNOWN_ERROR;
+			snprintf(err, errsz, "time out of range");
+			return -1;
+		}
+		memset(&when, 0, sizeof(when));
+		when.year = (unsigned int)tm.tm_year + 1900;
+		when.month = (unsigned int)tm.tm_mon + 1;
+		when.day = (unsigned int)tm.tm_mday;
+		when.hour = (unsigned int)tm.tm_hour;
+		when.minute = (unsigned int)tm.tm_min;
+		when.second = (unsigned int)tm.tm_sec;
+		when.second_part = (unsigned long)(ts % 1000) * 1000;
+		when.time_type = MYSQL_TIMESTAMP_DATETIME;
+		bind_text(&b[0], ev->object_id, strlen(ev->object_id));
+		memset(&b[1], 0, sizeof(b[1]));
+		b[1].buffer_type = MYSQL_TYPE_DATETIME;
+		b[1].buffer = &when;
+		if (exec(st, STMT_USER_DELETE, b, &rows, err, errsz) == -1)
+			return -1;
+	} else {
+		verified = (signed char)u->email_verified;
+		banned = (signed char)u->banned;
+		locked = (signed char)u->locked;
+		bind_text(&b[0], ev->object_id, strlen(ev->object_id));
+		bind_ev(&b[1], &u->email);
+		bind_tiny(&b[2], &verified);
+		bind_ev(&b[3], &u->phone);
+		bind_ev(&b[4], &u->username);
+		bind_ev(&b[5], &u->first_name);
+		bind_ev(&b[6], &u->last_name);
+		bind_ev(&b[7], &u->image_url);
+		bind_ev(&b[8], &u->external_id);
+		bind_ev(&b[9], &u->public_metadata);
+		bind_tiny(&b[10], &banned);
+		bind_tiny(&b[11], &locked);
+		bind_int(&b[12], &u->last_sign_in_at);
+		bind_int(&b[13], &u->created_at);
+		bind_ev(&b[14], &u->clerk_data);
+		bind_int(&b[15], &u->updated_at);
+		if (exec(st, STMT_USER_UPSERT, b, &rows, err, errsz) == -1)
+			return -1;
+	}
+	if (rows > 0)
+		return STORE_APPLIED;
+	bind_text(&b[0], svix_id, strlen(svix_id));
+	if (exec(st, STMT_EVENT_STALE, b, &rows, err, errsz) == -1)
+		return -1;
+	return STORE_STALE;
+}
+
+/* Errors after which the connection cannot be trusted. */
+static int
+conn_lost(unsigned int code)
+{
+	return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
+	    code == ER_SERVER_SHUTDOWN || code == ER_NET_READ_ERROR ||
+	    code == ER_NET_READ_INTERRUPTED || code == ER_NET_ERROR_ON_WRITE ||
+	    code == ER_NET_WRITE_INTERRUPTED || code == 1927 /* killed */ ||
+	    code == 4031 /* MySQL 8: idle client disconnected */;
+}
+
+/*
+ * SPEC section 1: the database unreachable, a deadlock or lock wait, or
+ * a bad configuration (access, missing schema, read-only) is 503, so
+ * that Svix retries; anything else is 500.
+ */
+static enum store_result
+classify(unsigned int code)
+{
+	if (conn_lost(code))
+		return STORE_UNAVAILABLE;
+	switch (code) {
+	case ER_CON_COUNT_ERROR:
+	case ER_TOO_MANY_USER_CONNECTIONS:
+	case ER_USER_LIMIT_REACHED:
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_ACCESS_DENIED_ERROR:
+	case ER_BAD_DB_ERROR:
+	case ER_TABLEACCESS_DENIED_ERROR:
+	case ER_COLUMNACCESS_DENIED_ERROR:
+	case ER_NO_SUCH_TABLE:
+	case ER_BAD_FIELD_ERROR:
+	case ER_LOCK_WAIT_TIMEOUT:
+	case ER_LOCK_DEADLOCK:
+	case ER_OPTION_PREVENTS_STATEMENT:
+	case ER_CANT_LOCK:
+	case ER_LOCK_TABLE_FULL:
+	case ER_OUT_OF_RESOURCES:
+	case ER_OUTOFMEMORY:
+		return STORE_UNAVAILABLE;
+	default:
+		return STORE_FAILED;
+	}
+}
+
+enum store_result
+store_apply(struct store *st, const struct event *ev, const char *svix_id,
+    long long ts, char *err, size_t errsz)
+{
+	int	 attempt, fresh, rc;
+
+	for (attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
+		fresh = st->db == NULL;
+		if (fresh && connect_db(st, err, errsz) == -1)
+			return classify(st->errcode);
+		if ((rc = txn(st, ev, svix_id, ts, err, errsz)) != -1) {
+			if (rc == STORE_APPLIED || rc == STORE_STALE) {
+				if (mysql_commit(st->db) != 0) {
+					fail_db(st, "commit", err, errsz);
+					goto failed;
+				}
+			} else
+				mysql_rollback(st->db);
+			return (enum store_result)rc;
+		}
+failed:
+		if (conn_lost(st->errcode)) {
+			disconnect(st);
+			/*
+			 * A connection idle past wait_timeout, or a server
+			 * restarted since, fails on first use: try once more
+			 * on a new one. If the lost one had committed, the
+			 * events row makes the retry a duplicate.
+			 */
+			if (!fresh)
+				continue;
+			return STORE_UNAVAILABLE;
+		}
+		mysql_rollback(st->db);
+		if (st->errcode != ER_LOCK_DEADLOCK)
+			return classify(st->errcode);
+		log_info("deadlock on %s, attempt %d", svix_id, attempt + 1);
+	}
+	return STORE_UNAVAILABLE;
+}

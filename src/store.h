@@ -1,0 +1,49 @@
+/*
+ * clerksync — store: the only includer of mysql.h. One connection per
+ * process, prepared statements kept across requests, one transaction per
+ * event (SPEC sections 2 and 3). Knows nothing of HTTP status codes.
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLERKSYNC_STORE_H
+#define CLERKSYNC_STORE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "event.h"
+
+#define STORE_CONNECT_TIMEOUT	3	/* seconds; Svix waits 15 */
+#define STORE_IO_TIMEOUT	5	/* seconds, read and write */
+#define STORE_LOCK_WAIT		5	/* seconds, innodb_lock_wait_timeout */
+#define STORE_ATTEMPTS		3	/* tries of one event on deadlock */
+#define STORE_SVIX_ID_MAX	128	/* characters of the events key */
+
+enum store_result {
+	STORE_APPLIED,		/* row written, event recorded */
+	STORE_DUPLICATE,	/* svix-id seen before: nothing done */
+	STORE_STALE,		/* event recorded, row untouched */
+	STORE_UNAVAILABLE,	/* connection, lock or schema trouble */
+	STORE_FAILED,		/* anything else */
+	STORE__MAX
+};
+
+extern const char *const store_result_names[STORE__MAX];
+
+struct store;
+
+/* Allocate; no connection is made until the first store_apply. */
+struct store	*store_open(const struct config *cf);
+
+/*
+ * Apply ev (a user event) under svix_id, with ts the event's time in ms
+ * (the envelope's, or the svix-timestamp's), in one transaction. On
+ * STORE_UNAVAILABLE and STORE_FAILED nothing is written and err holds
+ * the database's words for the log.
+ */
+enum store_result store_apply(struct store *st, const struct event *ev,
+		    const char *svix_id, long long ts, char *err, size_t errsz);
+
+/* Close the connection and free; safe on NULL. */
+void		 store_close(struct store *st);
+
+#endif
