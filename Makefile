@@ -38,7 +38,7 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/test_%.o: tests/unit/test_%.c | $(BUILD)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CFLAGS) -D_DEFAULT_SOURCE -Isrc -c -o $@ $<
 
 $(BUILD)/clerksync.fcgi: $(BUILD)/main.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

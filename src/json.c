@@ -274,7 +274,9 @@ json_without(struct json_span obj, const char *key, char *out)
 		    *q == '\r'; q++)
 			continue;
 		if (*q == ',')
-			to = q + 1;
+			for (to = q + 1; *to == ' ' || *to == '\t' ||
+			    *to == '\n' || *to == '\r'; to++)
+				continue;
 	}
 	memcpy(out, obj.p, (size_t)(from - obj.p));
 	memcpy(out + (from - obj.p), to, (size_t)(obj.p + obj.len - to));

@@ -21,7 +21,7 @@ static int tap_n, tap_failed;
 		printf("#   failed at %s:%d\n", __FILE__, __LINE__);	\
 } while (0)
 
-static int
+static inline int
 done_testing(void)
 {
 	printf("1..%d\n", tap_n);

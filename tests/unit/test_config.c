@@ -1,0 +1,224 @@
+/*
+ * clerksync — unit tests of config: the file, the environment, and the
+ * one line that names a bad key without showing a secret.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+#define SECRET	"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SECRET2	"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+#define BASE	"signing_secret = " SECRET "\ndb_user = app\n" \
+		"db_password = s3cr3t-pw\ndb_name = appdb\n"
+
+/* A fake environment: NAME=value pairs. */
+static const char *const *fake_env;
+
+static const char *
+env(const char *name)
+{
+	size_t	 n = strlen(name), i;
+
+	for (i = 0; fake_env != NULL && fake_env[i] != NULL; i++)
+		if (strncmp(fake_env[i], name, n) == 0 && fake_env[i][n] == '=')
+			return fake_env[i] + n + 1;
+	return NULL;
+}
+
+static int
+load(const char *text, const char *const *e, struct config *cf, char *err,
+    size_t errsz)
+{
+	memset(cf, 0, sizeof(*cf));
+	err[0] = '\0';
+	fake_env = e;
+	if (config_parse(cf, text, strlen(text), "test.conf", err, errsz) ==
+	    -1)
+		return -1;
+	return config_finish(cf, env, err, errsz);
+}
+
+static void
+good(void)
+{
+	struct config	 cf;
+	char		 err[256];
+
+	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0, "minimal file");
+	ok(cf.nkeys == 1 && cf.keys[0].len == 24, "one 24-byte key");
+	ok(strcmp(cf.db_user, "app") == 0 && strcmp(cf.db_name, "appdb") == 0
+	    && cf.db_host == NULL && cf.db_port == 0 && cf.db_socket == NULL,
+	    "db settings and defaults");
+	ok(cf.tolerance == 300 && cf.max_body == 1048576 &&
+	    cf.retention_days == 30 && cf.log_level == LOG_INFO &&
+	    cf.table_prefix[0] == '\0' && !cf.sync_private_metadata &&
+	    !cf.keep_deleted_data && cf.log_file == NULL, "defaults");
+	config_free(&cf);
+
+	ok(load("# comment\n; another\n\n  " BASE "table_prefix = cs_\r\n"
+	    "timestamp_tolerance=60\nmax_body = 2048\nlog_level = debug\n"
+	    "sync_private_metadata = on\nkeep_deleted_data = yes\n"
+	    "event_retention_days = 7\ndb_host = 127.0.0.1\ndb_port = 3307\n"
+	    "log_file = /tmp/x.log\n", NULL, &cf, err, sizeof(err)) == 0,
+	    "every key");
+	ok(strcmp(cf.table_prefix, "cs_") == 0 && cf.tolerance == 60 &&
+	    cf.max_body == 2048 && cf.log_level == LOG_DEBUG &&
+	    cf.sync_private_metadata && cf.keep_deleted_data &&
+	    cf.retention_days == 7 && cf.db_port == 3307 &&
+	    strcmp(cf.db_host, "127.0.0.1") == 0 &&
+	    strcmp(cf.log_file, "/tmp/x.log") == 0, "every value");
+	config_free(&cf);
+
+	ok(load("signing_secret = " SECRET "  " SECRET2 "\ndb_user=a\n"
+	    "db_name=b\n", NULL, &cf, err, sizeof(err)) == 0 && cf.nkeys == 2,
+	    "two secrets (rotation)");
+	config_free(&cf);
+
+	{
+		const char *const e[] = { "CLERKSYNC_DB_USER=envuser",
+		    "CLERK_WEBHOOK_SIGNING_SECRET=" SECRET2,
+		    "CLERKSYNC_MAX_BODY=10", NULL };
+
+		ok(load(BASE, e, &cf, err, sizeof(err)) == 0 &&
+		    strcmp(cf.db_user, "envuser") == 0 && cf.max_body == 10 &&
+		    cf.keys[0].key[0] == 0x0b, "the environment overrides");
+		config_free(&cf);
+	}
+	{
+		const char *const e[] = { "CLERK_WEBHOOK_SIGNING_SECRET=" SECRET2,
+		    "CLERKSYNC_SIGNING_SECRET=" SECRET, NULL };
+
+		ok(load("db_user=a\ndb_name=b\n", e, &cf, err, sizeof(err)) ==
+		    0 && cf.keys[0].key[0] == 0x31,
+		    "CLERKSYNC_SIGNING_SECRET wins over Clerk's name");
+		config_free(&cf);
+	}
+
+	ok(load("signing_secret = " SECRET "\ndatabase_url = "
+	    "mysql://u%40x:p%3Aw@db.example:3310/name\n", NULL, &cf, err,
+	    sizeof(err)) == 0 && strcmp(cf.db_user, "u@x") == 0 &&
+	    strcmp(cf.db_password, "p:w") == 0 &&
+	    strcmp(cf.db_host, "db.example") == 0 && cf.db_port == 3310 &&
+	    strcmp(cf.db_name, "name") == 0, "database_url");
+	config_free(&cf);
+	ok(load("signing_secret = " SECRET "\ndb_user = mine\ndatabase_url = "
+	    "mysql://u@localhost/name\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    strcmp(cf.db_user, "mine") == 0 && cf.db_password == NULL &&
+	    cf.db_port == 0, "db_user wins over the URL's");
+	config_free(&cf);
+}
+
+static void
+bad(void)
+{
+	static const struct {
+		const char	*text;
+		const char	*key;
+	} cases[] = {
+		{ "db_user=a\ndb_name=b\n", "signing_secret" },
+		{ "signing_secret =\ndb_user=a\ndb_name=b\n", "signing_secret" },
+		{ "signing_secret = whsec_!!\ndb_user=a\ndb_name=b\n",
+		    "signing_secret" },
+		{ "signing_secret = " SECRET " " SECRET " " SECRET " " SECRET
+		    " " SECRET " " SECRET " " SECRET " " SECRET " " SECRET
+		    "\ndb_user=a\ndb_name=b\n", "signing_secret" },
+		{ "signing_secret = " SECRET "\ndb_name=b\n", "db_user" },
+		{ "signing_secret = " SECRET "\ndb_user=a\n", "db_name" },
+		{ BASE "db_pasword = x\n", "db_pasword" },
+		{ BASE "no equals sign\n", "KEY = value" },
+		{ BASE "db_port = 0\n", "db_port" },
+		{ BASE "db_port = 65536\n", "db_port" },
+		{ BASE "db_port = 33o6\n", "db_port" },
+		{ BASE "table_prefix = a-b\n", "table_prefix" },
+		{ BASE "table_prefix = x`; DROP TABLE users; --\n",
+		    "table_prefix" },
+		{ BASE "table_prefix = 123456789012345678901234567890123\n",
+		    "table_prefix" },
+		{ BASE "timestamp_tolerance = -1\n", "timestamp_tolerance" },
+		{ BASE "timestamp_tolerance = 0\n", "timestamp_tolerance" },
+		{ BASE "max_body = 1MB\n", "max_body" },
+		{ BASE "max_body = 67108865\n", "max_body" },
+		{ BASE "log_level = loud\n", "log_level" },
+		{ BASE "sync_private_metadata = maybe\n",
+		    "sync_private_metadata" },
+		{ BASE "keep_deleted_data = 2\n", "keep_deleted_data" },
+		{ BASE "event_retention_days = 0\n", "event_retention_days" },
+		{ "signing_secret = " SECRET "\ndatabase_url = postgres://x/y\n",
+		    "database_url" },
+		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p@h\n",
+		    "database_url" },
+		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p%zz@h/d\n",
+		    "database_url" },
+	};
+	struct config	 cf;
+	char		 err[256];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = load(cases[i].text, NULL, &cf, err, sizeof(err));
+		ok(rc == -1 && strstr(err, cases[i].key) != NULL &&
+		    strstr(err, "MfKQ9r8") == NULL &&
+		    strstr(err, "s3cr3t") == NULL && strchr(err, '\n') == NULL,
+		    "bad case %zu names %s: %s", i, cases[i].key, err);
+		config_free(&cf);
+	}
+}
+
+static void
+search(void)
+{
+	struct config	 cf;
+	char		 err[256], dir[] = "/tmp/clerksync-cfXXXXXX", path[300];
+	FILE		*f;
+
+	if (mkdtemp(dir) == NULL)
+		exit(1);
+	snprintf(path, sizeof(path), "%s/" CONFIG_FILE_NAME, dir);
+	f = fopen(path, "w");
+	fputs(BASE "db_name = besidebinary\n", f);
+	fclose(f);
+	{
+		const char *const e[] = { NULL };
+
+		memset(&cf, 0, sizeof(cf));
+		fake_env = e;
+		ok(config_load(&cf, dir, env, err, sizeof(err)) == 0 &&
+		    strcmp(cf.db_name, "besidebinary") == 0 &&
+		    strcmp(cf.path, path) == 0, "the file beside the binary");
+		config_free(&cf);
+	}
+	{
+		char var[400];
+		const char *const e[] = { var, NULL };
+
+		snprintf(var, sizeof(var), "CLERKSYNC_CONFIG=%s/nope", dir);
+		memset(&cf, 0, sizeof(cf));
+		fake_env = e;
+		ok(config_load(&cf, dir, env, err, sizeof(err)) == -1 &&
+		    strstr(err, "CLERKSYNC_CONFIG") != NULL,
+		    "a missing CLERKSYNC_CONFIG file is an error: %s", err);
+		config_free(&cf);
+		snprintf(var, sizeof(var), "CLERKSYNC_CONFIG=%s", path);
+		memset(&cf, 0, sizeof(cf));
+		ok(config_load(&cf, NULL, env, err, sizeof(err)) == 0 &&
+		    strcmp(cf.path, path) == 0, "CLERKSYNC_CONFIG is read");
+		config_free(&cf);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	good();
+	bad();
+	search();
+	return done_testing();
+}

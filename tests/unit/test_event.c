@@ -1,0 +1,304 @@
+/*
+ * clerksync — unit tests of event_parse over the Clerk fixtures and
+ * over bad payloads.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "json.h"
+#include "tap.h"
+#include "util.h"
+
+static int
+text_is(struct event_text t, const char *want)
+{
+	if (want == NULL)
+		return t.p == NULL;
+	return t.p != NULL && t.len == strlen(want) &&
+	    memcmp(t.p, want, t.len) == 0;
+}
+
+static int
+text_has(struct event_text t, const char *needle)
+{
+	size_t	 n = strlen(needle), i;
+
+	for (i = 0; t.p != NULL && i + n <= t.len; i++)
+		if (memcmp(t.p + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parse a fixture; the body sits against a guard page. */
+static int
+parse_file(const char *name, int private_too, struct event *ev,
+    struct guarded *g, char **text)
+{
+	char		 path[256];
+	const char	*why;
+	size_t		 len;
+
+	snprintf(path, sizeof(path), FIXTURES "/clerk/%s", name);
+	*text = read_file(path, &len);
+	*g = guard(*text, len);
+	return event_parse(g->p, len, private_too, ev, &why);
+}
+
+static void
+done(struct event *ev, struct guarded *g, char *text)
+{
+	event_free(ev);
+	unguard(g);
+	free(text);
+}
+
+static void
+fixtures(void)
+{
+	struct event	 ev, esc;
+	struct guarded	 g, g2;
+	char		*t, *t2;
+
+	ok(parse_file("user.created.json", 0, &ev, &g, &t) == 0,
+	    "user.created parses");
+	ok(ev.type == EVENT_USER_CREATED &&
+	    strcmp(ev.object_id, "user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV") == 0,
+	    "type and id");
+	ok(text_is(ev.user.email, "zoe.angstrom@example.org") &&
+	    ev.user.email_verified == 1, "primary email, verified");
+	ok(text_is(ev.user.first_name, "Zo\xc3\xab") &&
+	    text_is(ev.user.last_name, "\xc3\x85ngstr\xc3\xb6m \xf0\x9f\x9a\x80"),
+	    "names in UTF-8");
+	ok(ev.user.updated_at == 1773480413626LL &&
+	    ev.user.created_at == 1773480413608LL &&
+	    ev.user.last_sign_in_at == -1 && ev.timestamp == 1773480413644LL,
+	    "times");
+	ok(text_is(ev.user.phone, NULL) && text_is(ev.user.username, NULL) &&
+	    text_is(ev.user.external_id, NULL), "absent values are NULL");
+	ok(text_is(ev.user.public_metadata, "{}"), "public_metadata raw");
+	ok(!text_has(ev.user.clerk_data, "private_metadata") &&
+	    text_has(ev.user.clerk_data, "\"unsafe_metadata\"") &&
+	    json_validate(ev.user.clerk_data.p, ev.user.clerk_data.len,
+	    NULL) == 0, "clerk_data without private_metadata, valid JSON");
+
+	/* Escaped and compact forms of the same event give the same row. */
+	ok(parse_file("user.created.escaped.json", 0, &esc, &g2, &t2) == 0,
+	    "the escaped form parses");
+	ok(text_is(esc.user.first_name, "Zo\xc3\xab") &&
+	    text_is(esc.user.last_name, "\xc3\x85ngstr\xc3\xb6m \xf0\x9f\x9a\x80")
+	    && text_is(esc.user.email, "zoe.angstrom@example.org") &&
+	    esc.user.updated_at == ev.user.updated_at &&
+	    text_is(esc.user.image_url, ev.user.image_url.p),
+	    "escapes decode to the same values");
+	done(&esc, &g2, t2);
+	ok(parse_file("user.created.compact.json", 0, &esc, &g2, &t2) == 0 &&
+	    text_is(esc.user.email, "zoe.angstrom@example.org") &&
+	    esc.user.updated_at == ev.user.updated_at, "compact form");
+	done(&esc, &g2, t2);
+	done(&ev, &g, t);
+
+	ok(parse_file("user.created.json", 1, &ev, &g, &t) == 0 &&
+	    text_has(ev.user.clerk_data, "\"private_metadata\""),
+	    "sync_private_metadata keeps it");
+	done(&ev, &g, t);
+
+	ok(parse_file("user.updated.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_USER_UPDATED &&
+	    text_is(ev.user.email, "z.angstrom@example.net"),
+	    "user.updated: the primary is the second address");
+	ok(text_has(ev.user.public_metadata, "\"seats\""),
+	    "nested public_metadata");
+	done(&ev, &g, t);
+
+	ok(parse_file("user.created.phone-only.json", 0, &ev, &g, &t) == 0 &&
+	    text_is(ev.user.phone, "+447700900123") &&
+	    text_is(ev.user.email, NULL) && ev.user.email_verified == -1 &&
+	    text_is(ev.user.first_name, NULL),
+	    "phone-only: phone, no email, NULL names");
+	done(&ev, &g, t);
+
+	ok(parse_file("user.created.username-only.json", 0, &ev, &g, &t) ==
+	    0 && text_is(ev.user.username, "j_kowalski") &&
+	    text_is(ev.user.external_id, "legacy-004217") &&
+	    text_is(ev.user.email, NULL) && text_is(ev.user.phone, NULL),
+	    "username-only");
+	done(&ev, &g, t);
+
+	ok(parse_file("user.updated.long-unsafe-metadata.json", 0, &ev, &g,
+	    &t) == 0 && text_has(ev.user.clerk_data, "9007199254740993") &&
+	    text_has(ev.user.clerk_data, "\\u0000"),
+	    "long metadata: 2^53+1 and \\u0000 kept verbatim");
+	done(&ev, &g, t);
+
+	ok(parse_file("user.deleted.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_USER_DELETED &&
+	    strcmp(ev.object_id, "user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV") == 0 &&
+	    ev.timestamp == 1775140200512LL, "user.deleted");
+	done(&ev, &g, t);
+
+	ok(parse_file("session.created.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_OTHER && ev.object_id == NULL &&
+	    strcmp(ev.type_name, "session.created") == 0,
+	    "session.created is verified but not handled");
+	done(&ev, &g, t);
+	ok(parse_file("organization.created.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_OTHER, "organization.created is not handled");
+	done(&ev, &g, t);
+}
+
+#define U(extra) "{\"type\":\"user.updated\",\"timestamp\":1773480413644," \
+	"\"data\":{\"id\":\"user_1\",\"updated_at\":5" extra "}}"
+
+static void
+bad(void)
+{
+	static const struct {
+		const char	*body;
+		const char	*why;	/* a word the phrase must hold */
+	} cases[] = {
+		{ "", "JSON" },
+		{ "null", "object" },
+		{ "[]", "object" },
+		{ "\"user.created\"", "object" },
+		{ "{}", "type" },
+		{ "{\"type\":1,\"data\":{}}", "type" },
+		{ "{\"type\":\"\",\"data\":{}}", "type" },
+		{ "{\"type\":\"user.created\"}", "data" },
+		{ "{\"type\":\"user.created\",\"data\":[]}", "data" },
+		{ "{\"type\":\"x\",\"data\":{},\"timestamp\":\"1\"}", "timestamp" },
+		{ "{\"type\":\"x\",\"data\":{},\"timestamp\":1.5}", "timestamp" },
+		{ "{\"type\":\"x\",\"data\":{},\"timestamp\":-1}", "timestamp" },
+		{ "{\"type\":\"x\",\"data\":{},\"timestamp\":253402300800000}",
+		    "9999" },
+		{ "{\"type\":\"user.created\",\"data\":{}}", "data.id" },
+		{ "{\"type\":\"user.deleted\",\"data\":{\"id\":7}}", "data.id" },
+		{ "{\"type\":\"user.deleted\",\"data\":{\"id\":\"user 1\"}}",
+		    "data.id" },
+		{ "{\"type\":\"user.deleted\",\"data\":{\"id\":\"user_\xc3\xa9\"}}",
+		    "data.id" },
+		{ "{\"type\":\"user.deleted\",\"data\":{\"id\":\"u_"
+		    "12345678901234567890123456789012345678901234567890123456789"
+		    "01234\"}}", "data.id" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\"}}",
+		    "updated_at" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\","
+		    "\"updated_at\":null}}", "updated_at" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\","
+		    "\"updated_at\":1.5}}", "updated_at" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\","
+		    "\"updated_at\":9007199254740993}}", "updated_at" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\","
+		    "\"updated_at\":\"5\"}}", "updated_at" },
+		{ U(",\"first_name\":5"), "first_name" },
+		{ U(",\"last_name\":[]"), "last_name" },
+		{ U(",\"username\":true"), "username" },
+		{ U(",\"banned\":\"no\""), "banned" },
+		{ U(",\"locked\":1"), "locked" },
+		{ U(",\"created_at\":\"x\""), "created_at" },
+		{ U(",\"last_sign_in_at\":-5"), "last_sign_in_at" },
+		{ U(",\"external_id\":{}"), "external_id" },
+		{ U(",\"primary_email_address_id\":\"e\","
+		    "\"email_addresses\":{}"), "email_addresses" },
+		{ U(",\"primary_email_address_id\":\"e\","
+		    "\"email_addresses\":[1]"), "email_addresses" },
+		{ U(",\"primary_email_address_id\":\"e\",\"email_addresses\":"
+		    "[{\"id\":\"e\",\"email_address\":5}]"), "email_addresses" },
+		{ U(",\"primary_phone_number_id\":1"), "phone_numbers" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\"}} x",
+		    "JSON" },
+		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\",}}",
+		    "JSON" },
+	};
+	struct event	 ev;
+	struct guarded	 g;
+	const char	*why;
+	size_t		 i, n;
+	int		 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = strlen(cases[i].body);
+		g = guard(cases[i].body, n);
+		rc = event_parse(g.p, n, 0, &ev, &why);
+		ok(rc == -1 && why != NULL && strstr(why, cases[i].why),
+		    "bad case %zu refused (%s)", i, why ? why : "accepted");
+		event_free(&ev);
+		unguard(&g);
+	}
+}
+
+static void
+edges(void)
+{
+	char		 name[400], body[1024];
+	struct event	 ev;
+	const char	*why;
+	int		 n, d;
+
+	/* 256 characters fit (emoji count as one), 257 do not. */
+	for (n = 256; n <= 257; n++) {
+		memset(name, 0, sizeof(name));
+		memcpy(name, "\xf0\x9f\x9a\x80", 4);
+		memset(name + 4, 'x', (size_t)n - 1);
+		snprintf(body, sizeof(body), U(",\"first_name\":\"%s\""), name);
+		ok((event_parse(body, strlen(body), 0, &ev, &why) == 0) ==
+		    (n == 256), "a name of %d characters is %s", n,
+		    n == 256 ? "accepted" : "refused");
+		event_free(&ev);
+	}
+
+	snprintf(body, sizeof(body), U(",\"updated_at\":null"));
+	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	    ev.user.updated_at == 5, "of two equal keys the first counts");
+	event_free(&ev);
+
+	snprintf(body, sizeof(body), "{\"type\":\"user.deleted\","
+	    "\"timestamp\":1775140200,\"data\":{\"id\":\"user_1\"}}");
+	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	    ev.timestamp == 1775140200000LL, "a timestamp in seconds is "
+	    "read as seconds");
+	event_free(&ev);
+	snprintf(body, sizeof(body), "{\"type\":\"user.deleted\","
+	    "\"data\":{\"id\":\"user_1\"}}");
+	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	    ev.timestamp == -1, "no timestamp: -1");
+	event_free(&ev);
+
+	snprintf(body, sizeof(body), U(",\"public_metadata\":null,"
+	    "\"email_addresses\":[{\"id\":\"e2\",\"email_address\":\"b@x\"},"
+	    "{\"id\":\"e1\",\"email_address\":\"a@x\",\"verification\":null}],"
+	    "\"primary_email_address_id\":\"e1\""));
+	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	    text_is(ev.user.email, "a@x") && ev.user.email_verified == 0 &&
+	    text_is(ev.user.public_metadata, NULL),
+	    "primary by id, not position; null verification; null metadata");
+	event_free(&ev);
+
+	/* MariaDB refuses JSON nested 32 deep: store NULL, keep syncing. */
+	for (d = 29; d <= 30; d++) {
+		char *p = body;
+
+		p += sprintf(p, "{\"type\":\"user.updated\",\"data\":{\"id\":"
+		    "\"user_1\",\"updated_at\":5,\"unsafe_metadata\":");
+		memset(p, '[', (size_t)d);
+		memset(p + d, ']', (size_t)d);
+		strcpy(p + 2 * d, "}}");
+		ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+		    (ev.user.clerk_data.p == NULL) == (d + 1 > 
+		    EVENT_JSON_DEPTH_MAX) && (ev.warning != NULL) == (d + 1 >
+		    EVENT_JSON_DEPTH_MAX), "data nested %d deep: clerk_data %s",
+		    d + 1, d + 1 > EVENT_JSON_DEPTH_MAX ? "NULL" : "kept");
+		event_free(&ev);
+	}
+}
+
+int
+main(void)
+{
+	fixtures();
+	bad();
+	edges();
+	return done_testing();
+}

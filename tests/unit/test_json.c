@@ -1,0 +1,134 @@
+/*
+ * clerksync — unit tests of the strict JSON scanner.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tap.h"
+#include "util.h"
+
+static int
+valid(const char *s, size_t n, int *depth)
+{
+	struct guarded	 g = guard(s, n);
+	int		 rc = json_validate(g.p, n, depth);
+
+	unguard(&g);
+	return rc == 0;
+}
+
+static void
+validate(void)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+	} cases[] = {
+		{ "{}", 1 }, { "[]", 1 }, { " {\"a\" : [1, -2.5e+3, true, "
+		    "false, null, \"x\\u00e9\\n\"]} \r\n", 1 },
+		{ "0", 1 }, { "-0", 1 }, { "\"\"", 1 }, { "1E9", 1 },
+		{ "\"\\ud83d\\ude80\"", 1 }, { "\"\xc3\xa9\"", 1 },
+		{ "", 0 }, { " ", 0 }, { "{", 0 }, { "}", 0 }, { "[1,]", 0 },
+		{ "{\"a\":1,}", 0 }, { "{\"a\"}", 0 }, { "{a:1}", 0 },
+		{ "{'a':1}", 0 }, { "01", 0 }, { "+1", 0 }, { "1.", 0 },
+		{ ".5", 0 }, { "1e", 0 }, { "-", 0 }, { "NaN", 0 },
+		{ "Infinity", 0 }, { "tru", 0 }, { "nul", 0 },
+		{ "\"a", 0 }, { "\"\\x\"", 0 }, { "\"\\u12\"", 0 },
+		{ "\"\\u12g4\"", 0 }, { "\"tab\there\"", 0 },
+		{ "{} {}", 0 }, { "{}x", 0 }, { "[1 2]", 0 },
+		{ "{\"a\":1 \"b\":2}", 0 }, { "\xef\xbb\xbf{}", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(valid(cases[i].s, strlen(cases[i].s), NULL) == cases[i].ok,
+		    "json case %zu is %svalid", i, cases[i].ok ? "" : "in");
+	ok(!valid("{\"a\":\"b\0c\"}", 11, NULL), "a raw NUL in a string");
+	ok(!valid("{}\0", 3, NULL), "a NUL after the value");
+}
+
+static void
+depth(void)
+{
+	char	*s;
+	int	 d = 0, n;
+
+	ok(valid("[[{\"a\":[]}]]", 12, &d) && d == 4, "depth 4 (%d)", d);
+	ok(valid("1", 1, &d) && d == 0, "a scalar has depth 0");
+	for (n = JSON_MAX_DEPTH; n <= JSON_MAX_DEPTH + 1; n++) {
+		s = malloc((size_t)n * 2);
+		memset(s, '[', (size_t)n);
+		memset(s + n, ']', (size_t)n);
+		ok(valid(s, (size_t)n * 2, &d) == (n <= JSON_MAX_DEPTH),
+		    "nesting %d is %s", n, n <= JSON_MAX_DEPTH ? "accepted" :
+		    "refused");
+		free(s);
+	}
+	/* 100,000 deep must be refused quickly, without recursion trouble. */
+	s = malloc(200000);
+	memset(s, '[', 100000);
+	memset(s + 100000, ']', 100000);
+	ok(!valid(s, 200000, NULL), "nesting 100000 is refused");
+	free(s);
+}
+
+static void
+member(void)
+{
+	const char		*obj = "{ \"a\" : 1, \"b\":{\"a\":2},"
+	    "\"c\\u0041\":3, \"d\": [ \"x\" ] , \"a\":9}";
+	struct json_span	 o = { obj, strlen(obj) }, v;
+
+	ok(json_member(o, "a", &v) && v.len == 1 && v.p[0] == '1',
+	    "the first of two equal keys");
+	ok(json_member(o, "b", &v) && v.len == 7 &&
+	    memcmp(v.p, "{\"a\":2}", 7) == 0, "an object value");
+	ok(json_member(o, "d", &v) && v.len == 7 &&
+	    memcmp(v.p, "[ \"x\" ]", 7) == 0, "an array value");
+	ok(!json_member(o, "cA", &v), "escaped keys do not match");
+	ok(!json_member(o, "e", &v), "an absent key");
+	o.p = "[1]";
+	o.len = 3;
+	ok(!json_member(o, "a", &v), "not an object");
+}
+
+static void
+without(void)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "{\"p\":1,\"a\":2}", "{\"a\":2}" },
+		{ "{\"a\":2,\"p\":1}", "{\"a\":2}" },
+		{ "{\"a\":2,\"p\":{\"x\":[1]},\"b\":3}", "{\"a\":2,\"b\":3}" },
+		{ "{\"p\":1}", "{}" },
+		{ "{ \"p\" : 1 , \"a\" : 2 }", "{ \"a\" : 2 }" },
+		{ "{\n  \"a\": 2,\n  \"p\": null\n}", "{\n  \"a\": 2\n}" },
+		{ "{\"a\":2}", "{\"a\":2}" },
+	};
+	char			 out[128];
+	struct json_span	 o;
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o.p = cases[i].in;
+		o.len = strlen(cases[i].in);
+		n = json_without(o, "p", out);
+		ok(n == strlen(cases[i].out) &&
+		    memcmp(out, cases[i].out, n) == 0 &&
+		    json_validate(out, n, NULL) == 0,
+		    "without case %zu", i);
+	}
+}
+
+int
+main(void)
+{
+	validate();
+	depth();
+	member();
+	without();
+	return done_testing();
+}
