@@ -132,9 +132,14 @@ http_reply(struct http *h, int status, const char *headers,
 		return -1;
 	if (put(h, head, (size_t)n) == -1 || put(h, body, len) == -1)
 		return -1;
+	return 0;
+}
+
+void
+http_finish(struct http *h)
+{
 	if (h->fastcgi)
 		FCGX_Finish_r(&h->req);
-	return 0;
 }
 
 void

@@ -34,6 +34,12 @@ int		 http_read(struct http *, char *buf, size_t len);
 int		 http_reply(struct http *, int status, const char *headers,
 		    const char *body, size_t len);
 
+/*
+ * Flush the answer and end the request. Every view from http_param dies
+ * here, so the request's log line is written before.
+ */
+void		 http_finish(struct http *);
+
 /* Free; safe on NULL. */
 void		 http_close(struct http *);
 

@@ -101,8 +101,10 @@ main(int argc, char *argv[])
 		log_errx("cannot set up FastCGI");
 		goto out;
 	}
-	while (http_accept(h))
+	while (http_accept(h)) {
 		handler_serve(&hd, h);
+		http_finish(h);
+	}
 	rc = 0;
 out:
 	http_close(h);
