@@ -14,8 +14,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) \
 
 WARN     = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wshadow -Wpointer-arith -Wcast-qual
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L \
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L \
 	   -DCLERKSYNC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm
 
@@ -58,17 +58,17 @@ npm:
 	    npm ci --prefix tests --no-audit --no-fund --loglevel=error
 
 # Unit suites, then integration against real MariaDB, lighttpd and svix.
-check: $(BIN) $(TESTS) npm
+check: $(BUILD)/clerksync.fcgi $(TESTS) npm
 	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi
 
 unit: $(TESTS)
 	@bash tests/run.sh $(BUILD) - unit
 
-integ: $(BIN) npm
+integ: $(BUILD)/clerksync.fcgi npm
 	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi integ
 
 asan:
-	$(MAKE) VARIANT=asan CFLAGS='-O1 -g' check
+	$(MAKE) VARIANT=asan OPT='-O1 -g' check
 
 run: $(BIN) npm
 	node scripts/devserver.mjs

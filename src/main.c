@@ -81,11 +81,13 @@ main(int argc, char *argv[])
 	/* Read before the first accept: settings come from the process. */
 	if (config_load(&cf, exe_dir(argv[0], dir, sizeof(dir)) == 0 ?
 	    dir : NULL, env_get, err, sizeof(err)) == -1) {
+		/*
+		 * Each request logs this line and answers 503 (SPEC
+		 * section 4), in the log the operator set if it opens.
+		 */
 		hd.cferr = err;
-		/* Best effort: tell it where the operator looks. */
 		if (cf.raw[CONFIG_LOG_FILE] != NULL)
 			log_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
-		log_errx("configuration: %s", err);
 	} else {
 		hd.cf = &cf;
 		if (log_open(cf.log_file, cf.log_level) == -1)

@@ -12,9 +12,14 @@
 #include "config.h"
 #include "event.h"
 
-#define STORE_CONNECT_TIMEOUT	3	/* seconds; Svix waits 15 */
-#define STORE_IO_TIMEOUT	5	/* seconds, read and write */
-#define STORE_LOCK_WAIT		5	/* seconds, innodb_lock_wait_timeout */
+/*
+ * Seconds. Svix waits 15 for an answer. The server's lock wait must end
+ * before the client's read timeout, so that a held row lock comes back
+ * as a clean 1205 rather than as a lost connection worth a retry.
+ */
+#define STORE_CONNECT_TIMEOUT	3
+#define STORE_LOCK_WAIT		4	/* innodb_lock_wait_timeout */
+#define STORE_IO_TIMEOUT	8	/* read and write */
 #define STORE_ATTEMPTS		3	/* tries of one event on deadlock */
 #define STORE_SVIX_ID_MAX	128	/* characters of the events key */
 
