@@ -1,0 +1,172 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { cgiEnv, parseCgiOutput, postHttp } from './http.mjs';
+import {
+  canConnect, childPids, exited, freePort, need, sleep, spawnTracked, terminate, track, untrack, waitFor,
+} from './procs.mjs';
+
+const REQUEST_TIMEOUT = 20000;
+let seq = 0;
+
+function run(cmd, args, { env, body, dir, stdinMode = 'file' }) {
+  return new Promise((resolve, reject) => {
+    const buf = body === undefined || body === null ? Buffer.alloc(0) : Buffer.from(body);
+    let fd = null;
+    let stdin = 'pipe';
+    if (stdinMode === 'file') {
+      const file = path.join(dir, `body-${process.pid}-${++seq}`);
+      fs.writeFileSync(file, buf);
+      fd = fs.openSync(file, 'r');
+      fs.unlinkSync(file);
+      stdin = fd;
+    }
+    const child = spawnTracked(cmd, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
+    if (fd !== null) fs.closeSync(fd);
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (c) => out.push(c));
+    child.stderr.on('data', (c) => err.push(c));
+    if (stdinMode !== 'file') {
+      child.stdin.on('error', () => {});
+      child.stdin.end(buf);
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), REQUEST_TIMEOUT);
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+function result(r) {
+  const res = parseCgiOutput(r.stdout);
+  res.exitCode = r.code;
+  res.signal = r.signal;
+  res.stderr = r.stderr;
+  return res;
+}
+
+export function cgiDriver({ bin, env = {}, dir, stdinMode = 'file' }) {
+  return {
+    name: 'cgi',
+    async send(req) {
+      const fullEnv = { PATH: process.env.PATH, ...env, ...cgiEnv(req) };
+      return result(await run(bin, [], { env: fullEnv, body: req.body, dir, stdinMode }));
+    },
+    async close() {},
+  };
+}
+
+export async function fcgiDriver({ bin, env = {}, dir, name = 'fcgi' }) {
+  const sock = path.join(dir, `${name}-${++seq}.sock`);
+  const log = fs.openSync(path.join(dir, `${name}-${seq}.stderr`), 'a');
+  const child = spawnTracked(need('spawn-fcgi'), ['-s', sock, '-M', '0600', '-n', '--', bin], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', log, log],
+    detached: true,
+  });
+  fs.closeSync(log);
+  let dead = false;
+  exited(child).then(() => {
+    dead = true;
+  });
+  await waitFor(async () => dead || (fs.existsSync(sock) && (await canConnect({ path: sock }))), {
+    what: `FastCGI socket ${sock}`,
+  });
+  if (dead) throw new Error(`spawn-fcgi/${path.basename(bin)} exited at start-up (code ${child.exitCode})`);
+  const cgiFcgi = need('cgi-fcgi');
+  return {
+    name,
+    pid: child.pid,
+    socket: sock,
+    get alive() {
+      return !dead;
+    },
+    async send(req) {
+      const fullEnv = { PATH: process.env.PATH, ...cgiEnv(req) };
+      return result(await run(cgiFcgi, ['-bind', '-connect', sock], { env: fullEnv, body: req.body, dir }));
+    },
+    async close() {
+      await terminate(child, { timeout: 10000 });
+      fs.rmSync(sock, { force: true });
+    },
+  };
+}
+
+export function lighttpdConf({ dir, port, bin, config, maxProcs = 2, urlPath = '/clerksync', errorlog }) {
+  const docroot = path.join(dir, 'htdocs');
+  fs.mkdirSync(docroot, { recursive: true });
+  const q = (s) => JSON.stringify(s);
+  return [
+    'server.modules = ( "mod_fastcgi" )',
+    `server.document-root = ${q(docroot)}`,
+    'server.bind = "127.0.0.1"',
+    `server.port = ${port}`,
+    `server.upload-dirs = ( ${q(dir)} )`,
+    errorlog ? `server.errorlog = ${q(errorlog)}` : '',
+    'server.tag = "lighttpd"',
+    'fastcgi.server = (',
+    `  ${q(urlPath)} => ((`,
+    `    "socket" => ${q(path.join(dir, 'clerksync-fcgi.sock'))},`,
+    `    "bin-path" => ${q(bin)},`,
+    `    "max-procs" => ${maxProcs},`,
+    `    "bin-environment" => ( "CLERKSYNC_CONFIG" => ${q(config)} ),`,
+    '    "check-local" => "disable"',
+    '  ))',
+    ')',
+    '',
+  ].join('\n');
+}
+
+export async function startLighttpd({ dir, bin, config, port, maxProcs = 2, stdio = 'file', urlPath = '/clerksync' }) {
+  fs.mkdirSync(dir, { recursive: true });
+  port = port || (await freePort());
+  const errorlog = stdio === 'file' ? path.join(dir, 'lighttpd-error.log') : undefined;
+  const conf = path.join(dir, 'lighttpd.conf');
+  fs.writeFileSync(conf, lighttpdConf({ dir, port, bin, config, maxProcs, urlPath, errorlog }));
+  const child = spawnTracked(need('lighttpd'), ['-D', '-f', conf], {
+    env: { PATH: process.env.PATH },
+    stdio: stdio === 'file' ? ['ignore', 'ignore', 'pipe'] : 'inherit',
+    detached: true,
+  });
+  let stderr = '';
+  if (child.stderr) child.stderr.on('data', (c) => (stderr += c));
+  let dead = false;
+  exited(child).then(() => {
+    dead = true;
+  });
+  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `lighttpd on ${port}` });
+  if (dead) {
+    const log = errorlog && fs.existsSync(errorlog) ? fs.readFileSync(errorlog, 'utf8') : '';
+    throw new Error(`lighttpd exited at start-up: ${stderr}${log}`);
+  }
+  await sleep(100);
+  const backends = childPids(child.pid);
+  for (const pid of backends) track(pid);
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}${urlPath}`,
+    errorlog,
+    backends,
+    get alive() {
+      return !dead;
+    },
+    async close() {
+      await terminate(child, { timeout: 10000 });
+      for (const pid of backends) untrack(pid);
+    },
+  };
+}
+
+export async function lighttpdDriver({ dir, bin, config, maxProcs = 2 }) {
+  const srv = await startLighttpd({ dir, bin, config, maxProcs });
+  return {
+    name: 'lighttpd',
+    server: srv,
+    url: srv.url,
+    send: (req) => postHttp(srv.url, req),
+    close: () => srv.close(),
+  };
+}
