@@ -31,6 +31,7 @@ UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all check unit integ asan valgrind run bench clean npm
+.SECONDARY:
 
 all: $(BIN)
 
