@@ -26,7 +26,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 MODULES = config event handler http json log num sig store
-OBJS    = $(MODULES:%=$(BUILD)/%.o)
+OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
@@ -37,6 +37,12 @@ all: $(BIN)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/schema.c: scripts/embed-schema.sh $(wildcard schema/*.sql) | $(BUILD)
+	sh scripts/embed-schema.sh $(sort $(wildcard schema/*.sql)) > $@
+
+$(BUILD)/schema.o: $(BUILD)/schema.c
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/test_%.o: tests/unit/test_%.c | $(BUILD)
 	$(CC) $(CFLAGS) -D_DEFAULT_SOURCE -Isrc -c -o $@ $<

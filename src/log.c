@@ -27,8 +27,10 @@ log_open(const char *path, enum log_level level)
 	int	 fd;
 
 	log_max = level;
-	if (path == NULL)
+	if (path == NULL) {
+		log_close();
 		return 0;
+	}
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600)) == -1)
 		return -1;

@@ -1,7 +1,7 @@
 /*
  * clerksync — receives Clerk webhooks (signed by Svix) and keeps a
  * MySQL/MariaDB users table in step. One binary: FastCGI when started by
- * a FastCGI manager, CGI otherwise.
+ * a FastCGI manager, CGI otherwise, and two subcommands for a shell.
  * SPDX-License-Identifier: ISC
  */
 #include <limits.h>
@@ -15,35 +15,134 @@
 #include "handler.h"
 #include "http.h"
 #include "log.h"
+#include "schema.h"
 #include "store.h"
 
 #ifndef CLERKSYNC_VERSION
 #define CLERKSYNC_VERSION "0.1.0"
 #endif
 
+static struct config	 cf;
+static char		 cferr[512];
+static char		 exedir[PATH_MAX];
+static const char	*config_param;	/* CLERKSYNC_CONFIG of a request */
+
+/*
+ * Process environment, except that a FastCGI request param names the
+ * config file where the server sets it per request (Apache SetEnv under
+ * mod_fcgid). Only the server can set that param: client headers arrive
+ * as HTTP_* and are never read here.
+ */
 static const char *
 env_get(const char *name)
 {
+	if (config_param != NULL && strcmp(name, "CLERKSYNC_CONFIG") == 0)
+		return config_param;
 	return getenv(name);
 }
 
 /* The directory of the running binary, for clerksync.conf beside it. */
-static int
-exe_dir(const char *argv0, char *buf, size_t size)
+static const char *
+exe_dir(const char *argv0)
 {
 	ssize_t	 n;
 	char	*slash;
 
-	if ((n = readlink("/proc/self/exe", buf, size - 1)) > 0)
-		buf[n] = '\0';
+	if ((n = readlink("/proc/self/exe", exedir, sizeof(exedir) - 1)) > 0)
+		exedir[n] = '\0';
 	else if (argv0 != NULL && strchr(argv0, '/') != NULL &&
-	    strlen(argv0) < size)
-		snprintf(buf, size, "%s", argv0);
+	    strlen(argv0) < sizeof(exedir))
+		snprintf(exedir, sizeof(exedir), "%s", argv0);
 	else
-		return -1;
-	if ((slash = strrchr(buf, '/')) == NULL)
-		return -1;
+		return NULL;
+	if ((slash = strrchr(exedir, '/')) == NULL)
+		return NULL;
 	*slash = '\0';
+	return exedir;
+}
+
+/* (Re)load the configuration into hd; a failure leaves hd->cf NULL. */
+static void
+configure(struct handler *hd)
+{
+	store_close(hd->st);
+	hd->st = NULL;
+	hd->cf = NULL;
+	config_free(&cf);
+	if (config_load(&cf, exedir[0] ? exedir : NULL, env_get, cferr,
+	    sizeof(cferr)) == -1) {
+		/*
+		 * Each request logs this line and answers 503 (SPEC
+		 * section 4), in the log the operator set if it opens.
+		 */
+		hd->cferr = cferr;
+		if (cf.raw[CONFIG_LOG_FILE] != NULL)
+			log_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
+		return;
+	}
+	if (log_open(cf.log_file, cf.log_level) == -1)
+		log_warnx("log_file: cannot open, logging to stderr");
+	if ((hd->st = store_open(&cf)) == NULL) {
+		hd->cferr = "out of memory";
+		return;
+	}
+	hd->cf = &cf;
+}
+
+static int
+cmd_check(struct handler *hd)
+{
+	const int	 want = schema_files[schema_count - 1].version;
+	char		 err[512];
+	int		 version = 0, rc;
+
+	if (hd->cf == NULL) {
+		printf("config: %s\n", cferr);
+		return 1;
+	}
+	printf("config: %s\n", cf.path[0] ? cf.path : "from the environment");
+	printf("signing_secret: %zu secret%s, each decodes\n", cf.nkeys,
+	    cf.nkeys == 1 ? "" : "s");
+	rc = store_probe(hd->st, &version, err, sizeof(err));
+	if (rc == -1 && version == 0 && strncmp(err, "connect", 7) == 0) {
+		printf("database: %s\n", err);
+		return 1;
+	}
+	printf("database: connected to %s as %s\n", cf.db_socket ?
+	    cf.db_socket : cf.db_host ? cf.db_host : "localhost", cf.db_user);
+	if (version < want) {
+		printf("schema: version %d, expected %d: run `clerksync.fcgi "
+		    "migrate` or import schema/ with phpMyAdmin\n", version,
+		    want);
+		return 1;
+	}
+	if (rc == -1) {
+		printf("schema: %s\n", err);
+		return 1;
+	}
+	printf("schema: version %d, tables and columns present\nok\n",
+	    version);
+	return 0;
+}
+
+static int
+cmd_migrate(struct handler *hd)
+{
+	char	 err[512];
+	int	 from, to;
+
+	if (hd->cf == NULL) {
+		printf("config: %s\n", cferr);
+		return 1;
+	}
+	if (store_migrate(hd->st, &from, &to, err, sizeof(err)) == -1) {
+		printf("migrate: %s\n", err);
+		return 1;
+	}
+	if (from == to)
+		printf("schema: already at version %d\n", to);
+	else
+		printf("schema: version %d -> %d\n", from, to);
 	return 0;
 }
 
@@ -51,10 +150,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: clerksync.fcgi [--help | --version]\n"
+	    "usage: clerksync.fcgi [check | migrate | --help | --version]\n"
 	    "\n"
 	    "Started by a web server (FastCGI or CGI), clerksync answers\n"
 	    "Clerk webhooks and keeps the users table in step.\n"
+	    "  check    read the configuration, connect, check the schema\n"
+	    "  migrate  create or update the tables (safe to run twice)\n"
 	    "Configuration: $CLERKSYNC_CONFIG, ~/clerksync.conf, or\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
@@ -62,40 +163,39 @@ usage(FILE *f)
 int
 main(int argc, char *argv[])
 {
-	static struct config	 cf;
-	struct handler		 hd = { NULL, NULL, NULL };
-	struct http		*h = NULL;
-	char			 dir[PATH_MAX], err[512];
-	int			 rc = 1;
+	struct handler	 hd = { NULL, NULL, NULL };
+	struct http	*h = NULL;
+	const char	*p;
+	int		 rc = 1;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "--version") == 0) {
-			printf("clerksync %s\n", CLERKSYNC_VERSION);
-			return 0;
-		}
-		usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	/*
+	 * RFC 3875 4.4: a CGI server may pass a query string without '='
+	 * as arguments, so `?check` must not run a subcommand for the web.
+	 */
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		argc = 1;
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("clerksync %s\n", CLERKSYNC_VERSION);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "check") != 0 &&
+	    strcmp(argv[1], "migrate") != 0)) {
+		usage(stderr);
+		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	exe_dir(argv[0]);
 
 	/* Read before the first accept: settings come from the process. */
-	if (config_load(&cf, exe_dir(argv[0], dir, sizeof(dir)) == 0 ?
-	    dir : NULL, env_get, err, sizeof(err)) == -1) {
-		/*
-		 * Each request logs this line and answers 503 (SPEC
-		 * section 4), in the log the operator set if it opens.
-		 */
-		hd.cferr = err;
-		if (cf.raw[CONFIG_LOG_FILE] != NULL)
-			log_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
-	} else {
-		hd.cf = &cf;
-		if (log_open(cf.log_file, cf.log_level) == -1)
-			log_warnx("log_file: cannot open, logging to stderr");
-		if ((hd.st = store_open(&cf)) == NULL) {
-			log_errx("out of memory");
-			goto out;
-		}
+	configure(&hd);
+	if (argc == 2) {
+		rc = strcmp(argv[1], "check") == 0 ? cmd_check(&hd) :
+		    cmd_migrate(&hd);
+		goto out;
 	}
 	if (geteuid() == 0)
 		log_warnx("running as root: clerksync needs no privileges");
@@ -104,6 +204,14 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	while (http_accept(h)) {
+		p = http_param(h, "CLERKSYNC_CONFIG");
+		if (http_is_fastcgi(h) && p != NULL && *p != '\0' &&
+		    (hd.cf == NULL || strcmp(p, cf.path) != 0)) {
+			config_param = p;
+			configure(&hd);
+			config_param = NULL;
+		} else if (hd.cf == NULL && http_is_fastcgi(h))
+			configure(&hd);
 		handler_serve(&hd, h);
 		http_finish(h);
 	}

@@ -15,6 +15,8 @@
 #include <mysqld_error.h>
 
 #include "log.h"
+#include "num.h"
+#include "schema.h"
 #include "store.h"
 
 #define STORE_SQL_MAX	4096
@@ -165,6 +167,28 @@ fail_db(struct store *st, const char *what, char *err, size_t errsz)
 	return -1;
 }
 
+/* Which settings to look at when connecting fails. */
+static const char *
+connect_hint(unsigned int code)
+{
+	switch (code) {
+	case ER_ACCESS_DENIED_ERROR:
+		return "connect (check db_user and db_password)";
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_BAD_DB_ERROR:
+		return "connect (check db_name and its grants)";
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_UNKNOWN_HOST:
+	case CR_SERVER_LOST:
+	case CR_SERVER_GONE_ERROR:
+		return "connect (check db_host, db_port and db_socket, and "
+		    "that the server runs)";
+	default:
+		return "connect";
+	}
+}
+
 static int
 connect_db(struct store *st, char *err, size_t errsz)
 {
@@ -199,7 +223,7 @@ connect_db(struct store *st, char *err, size_t errsz)
 		goto fail;
 	return 0;
 fail:
-	fail_db(st, "connect", err, errsz);
+	fail_db(st, connect_hint(mysql_errno(st->db)), err, errsz);
 	disconnect(st);
 	return -1;
 }
@@ -443,4 +467,146 @@ failed:
 		log_info("deadlock on %s, attempt %d", svix_id, attempt + 1);
 	}
 	return STORE_UNAVAILABLE;
+}
+
+static int
+schema_version(struct store *st, int *version, char *err, size_t errsz)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 q[256];
+	long long	 v;
+
+	*version = 0;
+	snprintf(q, sizeof(q), "SELECT COALESCE(MAX(version), 0) FROM "
+	    "`%sclerksync_schema`", st->cf->table_prefix);
+	if (mysql_query(st->db, q) != 0) {
+		if (mysql_errno(st->db) == ER_NO_SUCH_TABLE)
+			return 0;
+		return fail_db(st, "schema version", err, errsz);
+	}
+	if ((res = mysql_store_result(st->db)) == NULL)
+		return fail_db(st, "schema version", err, errsz);
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL &&
+	    num_parse(row[0], strlen(row[0]), 0, 1000000, &v) == 0)
+		*version = (int)v;
+	mysql_free_result(res);
+	mysql_rollback(st->db);
+	return 0;
+}
+
+int
+store_probe(struct store *st, int *version, char *err, size_t errsz)
+{
+	int	 i;
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if (schema_version(st, version, err, errsz) == -1)
+		return -1;
+	for (i = 0; i < STMT__MAX; i++) {
+		if (st->stmt[i] != NULL)
+			continue;
+		if ((st->stmt[i] = mysql_stmt_init(st->db)) == NULL)
+			return fail_db(st, "mysql_stmt_init", err, errsz);
+		if (mysql_stmt_prepare(st->stmt[i], st->sql[i],
+		    strlen(st->sql[i])) != 0) {
+			st->errcode = mysql_stmt_errno(st->stmt[i]);
+			snprintf(err, errsz, "tables (run migrate, check "
+			    "table_prefix): %u %s", st->errcode,
+			    mysql_stmt_error(st->stmt[i]));
+			mysql_stmt_close(st->stmt[i]);
+			st->stmt[i] = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The table names of schema/, to which table_prefix is added. */
+static const char *const schema_tables[] = {
+	"users", "clerk_webhook_events", "clerksync_schema"
+};
+
+/*
+ * Run one schema file: statements end with ';' at the end of a line,
+ * lines that start with "--" are comments, and every `table` of
+ * schema_tables becomes `<prefix>table`.
+ */
+static int
+run_file(struct store *st, const char *sql, char *err, size_t errsz)
+{
+	const char	*p = sql, *eol, *q;
+	char		*stmt;
+	size_t		 n = 0, i, len, tl;
+	int		 rc = -1;
+
+	/* A name grows by at most the prefix: a table name is >= 5 long. */
+	if ((stmt = malloc(strlen(sql) * (CONFIG_PREFIX_MAX / 5 + 2) + 1)) ==
+	    NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	for (; *p != '\0'; p = *eol ? eol + 1 : eol) {
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+		for (q = p; q < eol && (*q == ' ' || *q == '\t'); q++)
+			continue;
+		if (eol - q >= 2 && q[0] == '-' && q[1] == '-')
+			continue;
+		for (q = p; q < eol; q++) {
+			for (i = 0; *q == '`' && i < sizeof(schema_tables) /
+			    sizeof(schema_tables[0]); i++) {
+				tl = strlen(schema_tables[i]);
+				if ((size_t)(eol - q) > tl + 1 &&
+				    strncmp(q + 1, schema_tables[i], tl) == 0 &&
+				    q[tl + 1] == '`')
+					break;
+			}
+			if (*q == '`' && i < sizeof(schema_tables) /
+			    sizeof(schema_tables[0])) {
+				n += (size_t)sprintf(stmt + n, "`%s%s`",
+				    st->cf->table_prefix, schema_tables[i]);
+				q += strlen(schema_tables[i]) + 1;
+			} else
+				stmt[n++] = *q;
+		}
+		len = n;
+		while (len > 0 && (stmt[len - 1] == ' ' ||
+		    stmt[len - 1] == '\t' || stmt[len - 1] == '\r'))
+			len--;
+		if (len > 0 && stmt[len - 1] == ';') {
+			if (mysql_real_query(st->db, stmt, len - 1) != 0) {
+				fail_db(st, "migrate", err, errsz);
+				goto out;
+			}
+			n = 0;
+		} else
+			stmt[n++] = '\n';
+	}
+	rc = mysql_commit(st->db) == 0 ? 0 : fail_db(st, "commit", err, errsz);
+out:
+	free(stmt);
+	return rc;
+}
+
+int
+store_migrate(struct store *st, int *from, int *to, char *err, size_t errsz)
+{
+	size_t	 i;
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if (schema_version(st, from, err, errsz) == -1)
+		return -1;
+	*to = *from;
+	for (i = 0; i < schema_count; i++) {
+		if (schema_files[i].version <= *from)
+			continue;
+		if (run_file(st, schema_files[i].sql, err, errsz) == -1)
+			return -1;
+		*to = schema_files[i].version;
+	}
+	return 0;
 }

@@ -48,6 +48,22 @@ struct store	*store_open(const struct config *cf);
 enum store_result store_apply(struct store *st, const struct event *ev,
 		    const char *svix_id, long long ts, char *err, size_t errsz);
 
+/*
+ * For `check`: connect, read the schema version (0: none) and prepare
+ * every statement, which proves that the tables and columns exist.
+ * Returns 0, or -1 with err naming the setting or step at fault.
+ */
+int		 store_probe(struct store *st, int *version, char *err,
+		    size_t errsz);
+
+/*
+ * For `migrate`: run each compiled-in schema file newer than the recorded
+ * version, with table_prefix put before every table name. *from and *to
+ * receive the versions before and after. Returns 0 or -1 with err set.
+ */
+int		 store_migrate(struct store *st, int *from, int *to,
+		    char *err, size_t errsz);
+
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
 
