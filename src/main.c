@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,34 @@ cmd_migrate(struct handler *hd)
 	return 0;
 }
 
+#define PRUNE_EVERY	3600	/* seconds, in a persistent process */
+#define PRUNE_ODDS	100	/* one CGI request in this many prunes */
+
+/*
+ * Old events rows go after the answer has been flushed, so pruning never
+ * delays a delivery: hourly in a persistent process, and on about one
+ * request in PRUNE_ODDS under CGI, where every process is new.
+ */
+static void
+maybe_prune(struct handler *hd, int fastcgi)
+{
+	static time_t	 last;
+	time_t		 now = time(NULL);
+	long long	 n;
+	char		 err[512];
+
+	if (hd->cf == NULL)
+		return;
+	if (fastcgi ? now - last < PRUNE_EVERY : getpid() % PRUNE_ODDS != 0)
+		return;
+	last = now;
+	if ((n = store_prune(hd->st, err, sizeof(err))) == -1)
+		log_warnx("prune: %s", err);
+	else if (n > 0)
+		log_info("pruned %lld events rows older than %d days", n,
+		    cf.retention_days);
+}
+
 static void
 usage(FILE *f)
 {
@@ -214,6 +243,7 @@ main(int argc, char *argv[])
 			configure(&hd);
 		handler_serve(&hd, h);
 		http_finish(h);
+		maybe_prune(&hd, http_is_fastcgi(h));
 	}
 	rc = 0;
 out:

@@ -26,6 +26,7 @@ enum stmt_id {
 	STMT_EVENT_STALE,
 	STMT_USER_UPSERT,
 	STMT_USER_DELETE,
+	STMT_PRUNE,
 	STMT__MAX
 };
 
@@ -108,6 +109,10 @@ build_sql(struct store *st)
 		cat(st->sql[STMT_USER_UPSERT], "%s%s = IF(%s, VALUES(%s), %s)",
 		    i > 1 ? ", " : "", user_columns[i], guard, user_columns[i],
 		    user_columns[i]);
+
+	cat(st->sql[STMT_PRUNE], "DELETE FROM `%sclerk_webhook_events` WHERE "
+	    "received_at < UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT %d", pre,
+	    STORE_PRUNE_BATCH);
 
 	/* A delete is terminal: a tombstone if unknown, deleted_at last. */
 	cat(st->sql[STMT_USER_DELETE], "INSERT INTO `%susers` (clerk_id, "
@@ -609,4 +614,29 @@ store_migrate(struct store *st, int *from, int *to, char *err, size_t errsz)
 		*to = schema_files[i].version;
 	}
 	return 0;
+}
+
+long long
+store_prune(struct store *st, char *err, size_t errsz)
+{
+	MYSQL_BIND		 b[1];
+	unsigned long long	 rows;
+	long long		 days = st->cf->retention_days;
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	bind_int(&b[0], &days);
+	if (exec(st, STMT_PRUNE, b, &rows, err, errsz) == -1)
+		goto fail;
+	if (mysql_commit(st->db) != 0) {
+		fail_db(st, "commit", err, errsz);
+		goto fail;
+	}
+	return (long long)rows;
+fail:
+	if (conn_lost(st->errcode))
+		disconnect(st);
+	else
+		mysql_rollback(st->db);
+	return -1;
 }

@@ -22,6 +22,7 @@
 #define STORE_IO_TIMEOUT	8	/* read and write */
 #define STORE_ATTEMPTS		3	/* tries of one event on deadlock */
 #define STORE_SVIX_ID_MAX	128	/* characters of the events key */
+#define STORE_PRUNE_BATCH	1000	/* events rows deleted at a time */
 
 enum store_result {
 	STORE_APPLIED,		/* row written, event recorded */
@@ -63,6 +64,13 @@ int		 store_probe(struct store *st, int *version, char *err,
  */
 int		 store_migrate(struct store *st, int *from, int *to,
 		    char *err, size_t errsz);
+
+/*
+ * Delete up to STORE_PRUNE_BATCH events rows older than
+ * event_retention_days (a replay of a pruned event is still harmless: the
+ * row write is guarded). Returns the rows deleted, or -1 with err set.
+ */
+long long	 store_prune(struct store *st, char *err, size_t errsz);
 
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);

@@ -9,6 +9,7 @@ import * as config from './cases/config.mjs';
 import { SANITIZER } from './cases/config.mjs';
 import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
+import * as maintenance from './cases/maintenance.mjs';
 import * as ordering from './cases/ordering.mjs';
 import * as outage from './cases/outage.mjs';
 import * as persistent from './cases/persistent.mjs';
@@ -47,6 +48,7 @@ try {
   await outage.run(ctx, ctx.cgi);
   await outage.run(ctx, fcgi);
   await outage.run(ctx, lighttpd, { warm: 4 });
+  await maintenance.run(ctx);
   await config.run(ctx);
   await test('no secrets leak', () => config.noSecretsLeak(ctx));
   await test('process health', () => config.processHealth(ctx));
