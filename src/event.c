@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: ISC
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,102 @@ const char *const event_type_names[EVENT__MAX] = {
 };
 
 #define BAD(phrase) do { *why = (phrase); goto fail; } while (0)
+
+/*
+ * cJSON allocates every node and string on its own. An event's tree
+ * lives exactly as long as the event, so it comes from an arena: a bump
+ * allocator whose frees do nothing, reset as a whole by event_free.
+ * What does not fit spills into malloc'd chunks, and the next arena is
+ * made big enough to hold it (up to EVENT_ARENA_KEEP).
+ */
+#define ARENA_ALIGN	16
+
+struct arena {
+	char		*base;
+	size_t		 size, used, spill;
+	void		*chunks;	/* spilled: each starts with the next */
+};
+
+static struct arena	*arena_spare;	/* kept between events */
+static struct arena	*arena_now;	/* what cJSON allocates from */
+
+static void *
+arena_alloc(size_t n)
+{
+	struct arena	*a = arena_now;
+	char		*p;
+
+	if (a == NULL || n > SIZE_MAX / 2)
+		return NULL;
+	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (a->size - a->used >= n) {
+		p = a->base + a->used;
+		a->used += n;
+		return p;
+	}
+	if ((p = malloc(ARENA_ALIGN + n)) == NULL)
+		return NULL;
+	*(void **)(void *)p = a->chunks;
+	a->chunks = p;
+	a->spill += n;
+	return p + ARENA_ALIGN;
+}
+
+static void
+arena_nofree(void *p)
+{
+	(void)p;
+}
+
+static struct arena *
+arena_get(void)
+{
+	static int	 hooked;
+	struct arena	*a;
+
+	if (!hooked) {
+		cJSON_Hooks h = { arena_alloc, arena_nofree };
+
+		cJSON_InitHooks(&h);
+		hooked = 1;
+	}
+	if ((a = arena_spare) != NULL) {
+		arena_spare = NULL;
+		return a;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	if ((a->base = malloc(EVENT_ARENA_MIN)) != NULL)
+		a->size = EVENT_ARENA_MIN;
+	return a;
+}
+
+static void
+arena_put(struct arena *a)
+{
+	size_t	 want = a->used + a->spill;
+	void	*c, *next;
+	char	*nb;
+
+	for (c = a->chunks; c != NULL; c = next) {
+		next = *(void **)c;
+		free(c);
+	}
+	a->chunks = NULL;
+	if (a->spill > 0 && want <= EVENT_ARENA_KEEP &&
+	    (nb = malloc(want)) != NULL) {
+		free(a->base);
+		a->base = nb;
+		a->size = want;
+	}
+	a->used = a->spill = 0;
+	if (arena_spare == NULL)
+		arena_spare = a;
+	else {
+		free(a->base);
+		free(a);
+	}
+}
 
 static size_t
 utf8_chars(const char *s, size_t len)
@@ -165,17 +262,18 @@ cap_depth(struct event *ev, struct event_text *t, const char *warning)
 	ev->warning = warning;
 }
 
-/* A JSON column: the raw bytes of the member as sent; null is NULL. */
+/*
+ * A JSON column: v, the raw bytes of member key as sent; null is NULL.
+ * cJSON decodes escaped keys and the scanner does not: where only cJSON
+ * sees the member, -1.
+ */
 static int
-get_raw(struct json_span obj, const cJSON *tree, const char *key,
+get_raw(struct json_span v, const cJSON *tree, const char *key,
     struct event_text *out)
 {
-	struct json_span	 v;
-
 	out->p = NULL;
 	out->len = 0;
-	if (!json_member(obj, key, &v))
-		/* cJSON decodes escaped keys; the scanner does not. */
+	if (v.p == NULL)
 		return cJSON_GetObjectItemCaseSensitive(tree, key) ? -1 : 0;
 	if (v.len == 4 && memcmp(v.p, "null", 4) == 0)
 		return 0;
@@ -186,10 +284,13 @@ get_raw(struct json_span obj, const cJSON *tree, const char *key,
 
 static int
 parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
-    int private_too, const char **why)
+    int private_too, int depth, const char **why)
 {
+	static const char *const raw_keys[] = {
+		"public_metadata", "private_metadata"
+	};
 	struct event_user	*u = &ev->user;
-	struct json_span	 pm;
+	struct json_span	 raw[2];
 
 	if (get_int(data, "updated_at", &u->updated_at) == -1 ||
 	    u->updated_at < 0)
@@ -227,24 +328,30 @@ parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
 	    "phone_number", EVENT_PHONE_MAX, &u->phone, NULL) == -1)
 		BAD("data.phone_numbers: wrong type, or a number longer than "
 		    "64 characters");
-	if (get_raw(dspan, data, "public_metadata", &u->public_metadata) == -1)
+	json_members(dspan, raw_keys, 2, raw);
+	if (get_raw(raw[0], data, raw_keys[0], &u->public_metadata) == -1)
 		BAD("data.public_metadata: escaped member names are not "
 		    "supported");
 
 	/* SPEC section 3: clerk_data leaves private_metadata out. */
 	u->clerk_data.p = dspan.p;
 	u->clerk_data.len = dspan.len;
-	if (!private_too && json_member(dspan, "private_metadata", &pm)) {
-		if ((ev->buf = malloc(dspan.len)) == NULL)
+	if (!private_too && raw[1].p != NULL) {
+		arena_now = ev->arena;
+		ev->buf = arena_alloc(dspan.len);
+		arena_now = NULL;
+		if (ev->buf == NULL)
 			BAD("out of memory");
 		u->clerk_data.p = ev->buf;
-		u->clerk_data.len = json_without(dspan, "private_metadata",
-		    ev->buf);
+		u->clerk_data.len = json_without(dspan, raw[1], ev->buf);
 	}
-	cap_depth(ev, &u->public_metadata, "public_metadata nested deeper "
-	    "than 31: stored as NULL");
-	cap_depth(ev, &u->clerk_data, "data nested deeper than 31: "
-	    "clerk_data stored as NULL");
+	/* data sits one level inside the envelope. */
+	if (depth - 1 > EVENT_JSON_DEPTH_MAX) {
+		cap_depth(ev, &u->public_metadata, "public_metadata nested "
+		    "deeper than 31: stored as NULL");
+		cap_depth(ev, &u->clerk_data, "data nested deeper than 31: "
+		    "clerk_data stored as NULL");
+	}
 	return 0;
 fail:
 	return -1;
@@ -257,7 +364,7 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	const cJSON		*root, *type, *data, *id;
 	struct json_span	 whole, dspan;
 	long long		 ts;
-	int			 t;
+	int			 t, depth;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->timestamp = -1;
@@ -268,9 +375,14 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	 * The strict scanner decides what is JSON (cJSON accepts a few
 	 * things RFC 8259 does not); cJSON then builds the tree.
 	 */
-	if (json_validate(body, len, NULL) == -1)
+	if (json_validate(body, len, &depth) == -1)
 		BAD("body is not JSON (or nested deeper than 64)");
-	if ((ev->root = cJSON_ParseWithLength(body, len)) == NULL)
+	if ((ev->arena = arena_get()) == NULL)
+		BAD("out of memory");
+	arena_now = ev->arena;
+	ev->root = cJSON_ParseWithLength(body, len);
+	arena_now = NULL;
+	if (ev->root == NULL)
 		BAD("body is not JSON");
 	root = ev->root;
 	if (!cJSON_IsObject(root))
@@ -309,7 +421,7 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 		continue;
 	if (!json_member(whole, "data", &dspan))
 		BAD("data: escaped member names are not supported");
-	return parse_user(ev, data, dspan, private_too, why);
+	return parse_user(ev, data, dspan, private_too, depth, why);
 fail:
 	return -1;
 }
@@ -317,8 +429,10 @@ fail:
 void
 event_free(struct event *ev)
 {
-	cJSON_Delete(ev->root);
-	free(ev->buf);
+	/* The tree and buf live in the arena: no cJSON_Delete, no free. */
+	if (ev->arena != NULL)
+		arena_put(ev->arena);
+	ev->arena = NULL;
 	ev->root = NULL;
 	ev->buf = NULL;
 }

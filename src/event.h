@@ -18,6 +18,8 @@
 #define EVENT_EXTERNAL_ID_MAX	255
 #define EVENT_URL_MAX		65535	/* bytes: a TEXT column */
 #define EVENT_JSON_DEPTH_MAX	31	/* MariaDB's JSON_VALID refuses 32 */
+#define EVENT_ARENA_MIN		(64 * 1024)	/* bytes, first arena */
+#define EVENT_ARENA_KEEP	(1024 * 1024)	/* bytes kept between events */
 #define EVENT_TS_MAX		253402300799999LL /* ms: 9999-12-31, DATETIME */
 
 enum event_type {
@@ -64,6 +66,7 @@ struct event {
 
 	void		*root;		/* private: the parsed tree */
 	char		*buf;		/* private: data without a member */
+	void		*arena;		/* private: where both live */
 };
 
 /*
@@ -75,7 +78,11 @@ struct event {
 int	event_parse(const char *body, size_t len, int private_too,
 	    struct event *ev, const char **why);
 
-/* Free what event_parse made; safe on a zeroed or half-built event. */
+/*
+ * Free what event_parse made; safe on a zeroed or half-built event. The
+ * memory is kept for the next event (up to EVENT_ARENA_KEEP bytes), so a
+ * persistent process does not allocate per request.
+ */
 void	event_free(struct event *ev);
 
 #endif

@@ -122,6 +122,39 @@ valid_svix_id(const char *s)
 }
 
 /*
+ * One body buffer for the process, grown as needed and given back after a
+ * request larger than HANDLER_BODY_KEEP, so that a persistent process
+ * neither allocates per request nor holds on to a rare large body.
+ */
+static char	*body_buf;
+static size_t	 body_cap;
+
+static char *
+body_buffer(size_t len)
+{
+	char	*p;
+
+	/* One extra byte so that an empty body still has a buffer. */
+	if (len + 1 > body_cap) {
+		if ((p = realloc(body_buf, len + 1)) == NULL)
+			return NULL;
+		body_buf = p;
+		body_cap = len + 1;
+	}
+	return body_buf;
+}
+
+static void
+body_release(void)
+{
+	if (body_cap > HANDLER_BODY_KEEP) {
+		free(body_buf);
+		body_buf = NULL;
+		body_cap = 0;
+	}
+}
+
+/*
  * The pipeline. The caller owns *body and *ev (zeroed) and frees them
  * after the log line, whose fields point into them.
  */
@@ -168,8 +201,7 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 	}
 	rq->svix_id = id;
 
-	/* One extra byte so that an empty body still has a buffer. */
-	if ((*body = malloc((size_t)len + 1)) == NULL) {
+	if ((*body = body_buffer((size_t)len)) == NULL) {
 		snprintf(err, errsz, "out of memory for %lld bytes", len);
 		return R_INTERNAL;
 	}
@@ -233,5 +265,5 @@ handler_serve(struct handler *hd, struct http *h)
 	    replies[r].word, replies[r].status, ms,
 	    rq.detail ? " detail=" : "", rq.detail ? rq.detail : "");
 	event_free(&ev);
-	free(body);
+	body_release();
 }

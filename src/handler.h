@@ -11,6 +11,7 @@
 #include "store.h"
 
 #define HANDLER_HEADER_MAX	8192	/* bytes of one svix-* header */
+#define HANDLER_BODY_KEEP	(64 * 1024)	/* body buffer kept between requests */
 
 struct handler {
 	const struct config	*cf;	/* NULL: configuration is broken */

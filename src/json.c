@@ -35,25 +35,24 @@ is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* RFC 8259 section 7: control characters must be escaped. */
+/*
+ * RFC 8259 section 7: control characters must be escaped. The inner loop
+ * runs over the bytes that stand as they are, the common case.
+ */
 static int
 scan_string(struct scan *s)
 {
-	int	 i;
+	unsigned char	 c;
+	int		 i;
 
 	if (s->p >= s->end || *s->p != '"')
 		return -1;
-	for (s->p++; s->p < s->end; s->p++) {
-		unsigned char c = (unsigned char)*s->p;
-
-		if (c == '"') {
+	for (s->p++;;) {
+		while (s->p < s->end && (c = (unsigned char)*s->p) >= 0x20 &&
+		    c != '"' && c != '\\')
 			s->p++;
-			return 0;
-		}
-		if (c < 0x20)
-			return -1;
-		if (c != '\\')
-			continue;
+		if (s->p >= s->end || *s->p != '\\')
+			break;
 		if (++s->p >= s->end)
 			return -1;
 		switch (*s->p) {
@@ -68,8 +67,12 @@ scan_string(struct scan *s)
 		default:
 			return -1;
 		}
+		s->p++;
 	}
-	return -1;
+	if (s->p >= s->end || *s->p != '"')
+		return -1;		/* the end, or a control character */
+	s->p++;
+	return 0;
 }
 
 /* RFC 8259 section 6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -227,55 +230,67 @@ next_member(struct scan *s, struct json_span *key, struct json_span *val,
 	return 1;
 }
 
-static int
-find(struct json_span obj, const char *key, struct json_span *val,
-    const char **start)
+int
+json_members(struct json_span obj, const char *const *keys, size_t n,
+    struct json_span *vals)
 {
 	struct scan		 s = { obj.p, obj.p + obj.len, 0, 0 };
-	struct json_span	 k;
-	size_t			 n = strlen(key);
+	struct json_span	 k, v;
+	const char		*start;
+	size_t			 i;
+	int			 found = 0;
 
+	for (i = 0; i < n; i++)
+		vals[i].p = NULL, vals[i].len = 0;
 	if (obj.p == NULL || obj.len == 0 || *obj.p != '{')
 		return 0;
-	while (next_member(&s, &k, val, start))
-		if (k.len == n && memcmp(k.p, key, n) == 0)
-			return 1;
-	return 0;
+	while ((size_t)found < n && next_member(&s, &k, &v, &start))
+		for (i = 0; i < n; i++)
+			if (vals[i].p == NULL && strlen(keys[i]) == k.len &&
+			    memcmp(k.p, keys[i], k.len) == 0) {
+				vals[i] = v;
+				found++;
+				break;
+			}
+	return found;
 }
 
 int
 json_member(struct json_span obj, const char *key, struct json_span *val)
 {
-	const char	*start;
+	return json_members(obj, &key, 1, val);
+}
 
-	return find(obj, key, val, &start);
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 size_t
-json_without(struct json_span obj, const char *key, char *out)
+json_without(struct json_span obj, struct json_span val, char *out)
 {
-	struct json_span	 val;
-	const char		*start, *from, *to, *q;
+	const char	*from, *to, *q;
 
-	if (!find(obj, key, &val, &start)) {
-		memcpy(out, obj.p, obj.len);
-		return obj.len;
-	}
-	/* Drop the comma before the member, or else the one after it. */
-	for (q = start - 1; *q == ' ' || *q == '\t' || *q == '\n' ||
-	    *q == '\r'; q--)
+	/* Back from the value over ':' to the key's opening quote. */
+	for (q = val.p - 1; is_ws(*q); q--)
 		continue;
-	from = start;
+	for (q--; is_ws(*q); q--)
+		continue;
+	for (q--; *q != '"' || q[-1] == '\\'; q--)
+		continue;
+	from = q;
 	to = val.p + val.len;
+	/* Drop the comma before the member, or else the one after it. */
+	for (q = from - 1; is_ws(*q); q--)
+		continue;
 	if (*q == ',')
 		from = q;
 	else {
-		for (q = to; *q == ' ' || *q == '\t' || *q == '\n' ||
-		    *q == '\r'; q++)
+		for (q = to; is_ws(*q); q++)
 			continue;
 		if (*q == ',')
-			for (to = q + 1; *to == ' ' || *to == '\t' ||
-			    *to == '\n' || *to == '\r'; to++)
+			for (to = q + 1; is_ws(*to); to++)
 				continue;
 	}
 	memcpy(out, obj.p, (size_t)(from - obj.p));

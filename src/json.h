@@ -26,17 +26,23 @@ struct json_span {
 int	json_validate(const char *buf, size_t len, int *depth);
 
 /*
- * In obj, the span of a validated JSON object, find the first member
- * whose key is exactly key (compared as raw bytes: escaped keys do not
- * match). Returns 1 with *val set to the value's span, or 0.
+ * In obj, the span of a validated JSON object, find in one pass the first
+ * member named by each of keys[0..n) (compared as raw bytes: escaped keys
+ * do not match). vals[i] is the value's span, or p == NULL if absent.
+ * Returns how many were found.
  */
+int	json_members(struct json_span obj, const char *const *keys, size_t n,
+	    struct json_span *vals);
+
+/* json_members for one key: 1 found, 0 not. */
 int	json_member(struct json_span obj, const char *key,
 	    struct json_span *val);
 
 /*
- * Copy obj to out (obj.len bytes available) without the member key, so
- * that the result is still a valid object. Returns the length written.
+ * Copy obj to out (obj.len bytes available) without the member whose
+ * value span val came from json_members on obj; the result is still a
+ * valid object. Returns the length written.
  */
-size_t	json_without(struct json_span obj, const char *key, char *out);
+size_t	json_without(struct json_span obj, struct json_span val, char *out);
 
 #endif

@@ -121,27 +121,68 @@ ts_parse(const char *s, long long *out)
 	return 0;
 }
 
+/*
+ * A context keyed and set to SHA-256 once per key and process, so that a
+ * request only duplicates it: EVP_MAC_init looks the digest up by name,
+ * which costs more than the HMAC of a small body. The cache holds the
+ * configured keys (at most SIG_KEYS_MAX); OpenSSL keeps the key inside
+ * the context anyway.
+ */
+static EVP_MAC_CTX *
+keyed(const struct sig_key *key)
+{
+	static struct {
+		struct sig_key	 key;
+		EVP_MAC_CTX	*ctx;
+	}			 cache[SIG_KEYS_MAX];
+	static size_t		 next;
+	static EVP_MAC		*mac;
+	OSSL_PARAM		 params[2];
+	size_t			 i;
+
+	for (i = 0; i < SIG_KEYS_MAX; i++)
+		if (cache[i].ctx != NULL && cache[i].key.len == key->len &&
+		    memcmp(cache[i].key.key, key->key, key->len) == 0)
+			return cache[i].ctx;
+	/*
+	 * Once per process. HMAC needs nothing from openssl.cnf; not parsing
+	 * it saves about 7% of a CGI request's instructions (callgrind) and
+	 * keeps a host's OpenSSL configuration out of the verdict.
+	 */
+	if (mac == NULL && (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG,
+	    NULL) || (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL))
+		return NULL;
+	i = next++ % SIG_KEYS_MAX;
+	EVP_MAC_CTX_free(cache[i].ctx);
+	OPENSSL_cleanse(&cache[i].key, sizeof(cache[i].key));
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)(uintptr_t)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((cache[i].ctx = EVP_MAC_CTX_new(mac)) == NULL)
+		return NULL;
+	if (!EVP_MAC_init(cache[i].ctx, key->key, key->len, params)) {
+		EVP_MAC_CTX_free(cache[i].ctx);
+		cache[i].ctx = NULL;
+		return NULL;
+	}
+	cache[i].key = *key;
+	return cache[i].ctx;
+}
+
 static int
 mac_b64(const struct sig_key *key, const char *id, size_t idlen,
     const char *tsbuf, size_t tslen, const char *body, size_t len,
     char out[SIG_B64_LEN + 1])
 {
-	static EVP_MAC	*mac;
-	EVP_MAC_CTX	*ctx = NULL;
-	OSSL_PARAM	 params[2];
+	EVP_MAC_CTX	*base, *ctx = NULL;
 	unsigned char	 md[EVP_MAX_MD_SIZE];
 	size_t		 mdlen = 0;
 	int		 rc = -1;
 
-	if (mac == NULL && (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
-		return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)(uintptr_t)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
+	if ((base = keyed(key)) == NULL || (ctx = EVP_MAC_CTX_dup(base)) ==
+	    NULL)
 		goto out;
-	if (!EVP_MAC_init(ctx, key->key, key->len, params) ||
-	    !EVP_MAC_update(ctx, (const unsigned char *)id, idlen) ||
+	if (!EVP_MAC_update(ctx, (const unsigned char *)id, idlen) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)tsbuf, tslen) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
@@ -224,6 +265,16 @@ sig_utf8_valid(const char *buf, size_t len)
 	unsigned int		 cp;
 
 	while (i < len) {
+		/* Eight ASCII bytes at a time: the common case. */
+		if (len - i >= 8) {
+			uint64_t	 w;
+
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ULL) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (s[i] < 0x80) {
 			i++;
 			continue;

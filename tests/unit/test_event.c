@@ -277,7 +277,7 @@ edges(void)
 	event_free(&ev);
 
 	/* MariaDB refuses JSON nested 32 deep: store NULL, keep syncing. */
-	for (d = 29; d <= 30; d++) {
+	for (d = 29; d <= 31; d++) {
 		char *p = body;
 
 		p += sprintf(p, "{\"type\":\"user.updated\",\"data\":{\"id\":"

@@ -89,6 +89,14 @@ member(void)
 	    memcmp(v.p, "[ \"x\" ]", 7) == 0, "an array value");
 	ok(!json_member(o, "cA", &v), "escaped keys do not match");
 	ok(!json_member(o, "e", &v), "an absent key");
+	{
+		const char *const keys[] = { "d", "a", "zz", "b" };
+		struct json_span vs[4];
+
+		ok(json_members(o, keys, 4, vs) == 3 && vs[0].len == 7 &&
+		    vs[1].len == 1 && vs[1].p[0] == '1' && vs[2].p == NULL &&
+		    vs[3].len == 7, "several keys in one pass");
+	}
 	o.p = "[1]";
 	o.len = 3;
 	ok(!json_member(o, "a", &v), "not an object");
@@ -107,15 +115,23 @@ without(void)
 		{ "{ \"p\" : 1 , \"a\" : 2 }", "{ \"a\" : 2 }" },
 		{ "{\n  \"a\": 2,\n  \"p\": null\n}", "{\n  \"a\": 2\n}" },
 		{ "{\"a\":2}", "{\"a\":2}" },
+		{ "{\"x\\\"p\":1,\"p\":\"\\\"\"}", "{\"x\\\"p\":1}" },
+		{ "{\"a\":\"p\",\"p\" :\n [1,{\"p\":2}] ,\"b\":3}",
+		    "{\"a\":\"p\" ,\"b\":3}" },
 	};
 	char			 out[128];
-	struct json_span	 o;
+	struct json_span	 o, v;
 	size_t			 i, n;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		o.p = cases[i].in;
 		o.len = strlen(cases[i].in);
-		n = json_without(o, "p", out);
+		if (json_member(o, "p", &v))
+			n = json_without(o, v, out);
+		else {
+			n = o.len;
+			memcpy(out, o.p, n);
+		}
 		ok(n == strlen(cases[i].out) &&
 		    memcmp(out, cases[i].out, n) == 0 &&
 		    json_validate(out, n, NULL) == 0,
