@@ -3,6 +3,7 @@
 # node), and ends with the line "N passed, N failed". A suite that exits
 # non-zero without reporting a failure counts as one failure.
 # usage: tests/run.sh BUILD_DIR BINARY|- [unit|integ]
+# WRAP, if set, is put before each unit binary (e.g. valgrind).
 set -u
 build=$1 bin=$2 which=${3:-all}
 cd "$(dirname "$0")/.." || exit 2
@@ -23,7 +24,7 @@ if [ "$which" != integ ]; then
 	for t in "$build"/test_*; do
 		[ -x "$t" ] || continue
 		echo "# suite $(basename "$t")" >>"$log"
-		suite "$(basename "$t")" "$t"
+		suite "$(basename "$t")" ${WRAP:-} "$t"
 	done
 fi
 if [ "$which" != unit ]; then
@@ -31,7 +32,14 @@ if [ "$which" != unit ]; then
 	CLERKSYNC_BIN=$(realpath "$bin") suite integ node tests/integ/run.mjs
 fi
 
-passed=$(grep -c '^ok ' "$log")
+# A skipped test is reported as skipped, never as passed.
+skipped=$(grep -c '^ok .*# *SKIP' "$log")
+passed=$(( $(grep -c '^ok ' "$log") - skipped ))
 failed=$(grep -c '^not ok' "$log")
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	grep '^ok .*# *SKIP' "$log" | sed 's/^/# skipped: /'
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

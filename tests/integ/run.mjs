@@ -6,6 +6,7 @@ import { expectedUser } from './expect.mjs';
 import * as accepted from './cases/accepted.mjs';
 import * as concurrency from './cases/concurrency.mjs';
 import * as config from './cases/config.mjs';
+import * as deploy from './cases/deploy.mjs';
 import { SANITIZER } from './cases/config.mjs';
 import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
@@ -50,6 +51,7 @@ try {
   await outage.run(ctx, lighttpd, { warm: 4 });
   await maintenance.run(ctx);
   await config.run(ctx);
+  await deploy.run(ctx);
   await test('no secrets leak', () => config.noSecretsLeak(ctx));
   await test('process health', () => config.processHealth(ctx));
   ok(fcgi.alive, 'FastCGI process still running after all cases');
