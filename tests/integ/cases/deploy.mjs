@@ -244,9 +244,8 @@ async function stopAndCount(srv, bins, tag) {
   eq(left, [], `${tag}: no clerksync process left after Apache stops`);
 }
 
-async function apacheSite(ctx, d, mode) {
+async function apacheSite(ctx, d, mode, { name = `apache-${mode}`, more = [] } = {}) {
   const modules = MODULES[mode];
-  const name = `apache-${mode}`;
   const site = d.site(name, { extras: mode !== 'cgid' });
   const extra = [
     // A shared host's defaults: listings on, .htaccess may say anything.
@@ -256,9 +255,9 @@ async function apacheSite(ctx, d, mode) {
     mode === 'cgid' ? '    AllowOverride AuthConfig FileInfo Indexes Limit Options=ExecCGI' : '',
     '</Directory>',
   ];
-  extra.push(...runtimeLines(d, name, mode));
+  extra.push(...runtimeLines(d, name, mode), ...more);
   let vps = null;
-  if (mode === 'fcgid') {
+  if (mode === 'fcgid' && more.length === 0) {
     // The server-level variant from examples/apache-fcgid.conf, on a
     // second port: FcgidInitialEnv sets the process environment.
     const vdir = d.mkdir(name, 'vps');
@@ -273,6 +272,31 @@ async function apacheSite(ctx, d, mode) {
   const srv = await startApache({ dir: d.mkdir(name, 'server'), docroot: site.docroot, modules, extra, user: d.user });
   ctx.logFiles.push(srv.errorLog);
   return { srv, site, vps };
+}
+
+// Hosts recycle FastCGI processes every N requests (as for PHP): every
+// delivery across the recycling must be applied exactly once.
+async function apacheRecycle(ctx, d) {
+  const tag = 'apache mod_fcgid, FcgidMaxRequestsPerProcess 3';
+  const { srv, site } = await apacheSite(ctx, d, 'fcgid', { name: 'apache-recycle', more: ['FcgidMaxRequestsPerProcess 3'] });
+  try {
+    await ctx.reset();
+    const drv = d.httpDriver('apache-recycle', srv.url('/clerk/clerksync.fcgi'), srv);
+    const base = JSON.parse(ctx.fixture('user.created.json'));
+    const pids = new Set();
+    const answers = [];
+    for (let i = 0; i < 10; i++) {
+      base.data.id = `user_recycle${String(i).padStart(4, '0')}`;
+      const res = await ctx.deliver(drv, Buffer.from(JSON.stringify(base)));
+      answers.push(res.status === 200 && res.json && res.json.status);
+      for (const pid of procsOf(site.bin)) pids.add(pid);
+    }
+    eq(answers, Array(10).fill('applied'), `${tag}: ten deliveries across recycled processes all applied`);
+    eq(await ctx.counts(), { users: 10, events: 10 }, `${tag}: ten rows, ten events, nothing twice`);
+    ok(pids.size >= 3, `${tag}: processes were recycled (${pids.size} pids seen)`);
+  } finally {
+    await srv.close();
+  }
 }
 
 async function apache(ctx, d, mode) {
@@ -694,6 +718,7 @@ export async function run(ctx) {
   if (apacheBinary()) {
     if (fcgid) await test('deploy: apache mod_fcgid', () => apache(ctx, d, 'fcgid'));
     if (fcgid) await test('deploy: apache mod_fcgid, ~/clerksync.conf', () => apacheHome(ctx, d, 'fcgid'));
+    if (fcgid) await test('deploy: apache mod_fcgid recycling processes', () => apacheRecycle(ctx, d));
     await test('deploy: apache mod_cgi only', () => apache(ctx, d, 'cgi'));
     await test('deploy: apache mod_cgi only, ~/clerksync.conf', () => apacheHome(ctx, d, 'cgi'));
     await test('deploy: apache mod_cgid only', () => apache(ctx, d, 'cgid'));
