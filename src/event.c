@@ -337,13 +337,20 @@ parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
 	u->clerk_data.p = dspan.p;
 	u->clerk_data.len = dspan.len;
 	if (!private_too && raw[1].p != NULL) {
+		struct json_span	 cut;
+
 		arena_now = ev->arena;
 		ev->buf = arena_alloc(dspan.len);
 		arena_now = NULL;
 		if (ev->buf == NULL)
 			BAD("out of memory");
-		u->clerk_data.p = ev->buf;
-		u->clerk_data.len = json_without(dspan, raw[1], ev->buf);
+		/* Every member of that name goes, not only the first. */
+		cut.p = ev->buf;
+		cut.len = json_without(dspan, raw[1], ev->buf);
+		while (json_member(cut, raw_keys[1], &raw[1]))
+			cut.len = json_without(cut, raw[1], ev->buf);
+		u->clerk_data.p = cut.p;
+		u->clerk_data.len = cut.len;
 	}
 	/* data sits one level inside the envelope. */
 	if (depth - 1 > EVENT_JSON_DEPTH_MAX) {
@@ -362,7 +369,8 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
     const char **why)
 {
 	const cJSON		*root, *type, *data, *id;
-	struct json_span	 whole, dspan;
+	static const char *const envelope_keys[] = { "type", "data" };
+	struct json_span	 whole, dspan, idspan, env[2];
 	long long		 ts;
 	int			 t, depth;
 
@@ -390,6 +398,17 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	type = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (!cJSON_IsString(type) || type->valuestring[0] == '\0')
 		BAD("type is missing or not a string");
+	/*
+	 * The scanner finds the same members as cJSON (escapes decoded, the
+	 * first of equal names). cJSON's strings end at U+0000, so a type or
+	 * an id holding one would be read as a shorter, different one.
+	 */
+	for (whole.p = body, whole.len = len; whole.len > 0 &&
+	    *whole.p != '{'; whole.p++, whole.len--)
+		continue;
+	json_members(whole, envelope_keys, 2, env);
+	if (json_string_has_nul(env[0]))
+		BAD("type must not contain U+0000");
 	ev->type_name = type->valuestring;
 	data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsObject(data))
@@ -409,18 +428,16 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 		return 0;
 
 	id = cJSON_GetObjectItemCaseSensitive(data, "id");
-	if (!cJSON_IsString(id) || !valid_id(id->valuestring))
+	dspan = env[1];
+	if (!cJSON_IsString(id) || !valid_id(id->valuestring) ||
+	    !json_member(dspan, "id", &idspan) ||
+	    json_string_has_nul(idspan))
 		BAD("data.id must be a Clerk id of at most 64 characters "
 		    "[A-Za-z0-9_-]");
 	ev->object_id = id->valuestring;
 	if (ev->type == EVENT_USER_DELETED)
 		return 0;
 
-	for (whole.p = body, whole.len = len; whole.len > 0 &&
-	    *whole.p != '{'; whole.p++, whole.len--)
-		continue;
-	if (!json_member(whole, "data", &dspan))
-		BAD("data: escaped member names are not supported");
 	return parse_user(ev, data, dspan, private_too, depth, why);
 fail:
 	return -1;

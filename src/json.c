@@ -40,7 +40,21 @@ is_hex(char c)
  * runs over the bytes that stand as they are, the common case.
  */
 static int
-scan_string(struct scan *s)
+hex4(const char *p)
+{
+	int	 i, v = 0;
+
+	for (i = 0; i < 4; i++)
+		v = v * 16 + (p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	return v;
+}
+
+/*
+ * A member name holding U+0000 is refused: cJSON keeps names as C
+ * strings, so it would see a shorter name than the scanner does.
+ */
+static int
+scan_string_key(struct scan *s, int key)
 {
 	unsigned char	 c;
 	int		 i;
@@ -63,6 +77,8 @@ scan_string(struct scan *s)
 			for (i = 0; i < 4; i++)
 				if (++s->p >= s->end || !is_hex(*s->p))
 					return -1;
+			if (key && hex4(s->p - 3) == 0)
+				return -1;
 			break;
 		default:
 			return -1;
@@ -73,6 +89,12 @@ scan_string(struct scan *s)
 		return -1;		/* the end, or a control character */
 	s->p++;
 	return 0;
+}
+
+static int
+scan_string(struct scan *s)
+{
+	return scan_string_key(s, 0);
 }
 
 /* RFC 8259 section 6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -135,7 +157,7 @@ scan_container(struct scan *s, char close)
 	}
 	for (;;) {
 		if (close == '}') {
-			if (scan_string(s) == -1)
+			if (scan_string_key(s, 1) == -1)
 				return -1;
 			skip_ws(s);
 			if (s->p >= s->end || *s->p != ':')
@@ -230,6 +252,40 @@ next_member(struct scan *s, struct json_span *key, struct json_span *val,
 	return 1;
 }
 
+/*
+ * Whether the raw name k (a validated string without its quotes) decodes
+ * to key, as cJSON would decode it. The names sought are ASCII, so an
+ * escape for anything else never matches.
+ */
+static int
+key_is(struct json_span k, const char *key)
+{
+	const char	*p = k.p, *end = k.p + k.len;
+	int		 c;
+
+	for (; p < end; key++) {
+		if (*key == '\0')
+			return 0;
+		if (*p != '\\') {
+			c = (unsigned char)*p++;
+		} else {
+			switch (p[1]) {
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'u': c = hex4(p + 2); p += 4; break;
+			default: c = (unsigned char)p[1]; break;
+			}
+			p += 2;
+		}
+		if (c != (unsigned char)*key)
+			return 0;
+	}
+	return *key == '\0';
+}
+
 int
 json_members(struct json_span obj, const char *const *keys, size_t n,
     struct json_span *vals)
@@ -246,8 +302,7 @@ json_members(struct json_span obj, const char *const *keys, size_t n,
 		return 0;
 	while ((size_t)found < n && next_member(&s, &k, &v, &start))
 		for (i = 0; i < n; i++)
-			if (vals[i].p == NULL && strlen(keys[i]) == k.len &&
-			    memcmp(k.p, keys[i], k.len) == 0) {
+			if (vals[i].p == NULL && key_is(k, keys[i])) {
 				vals[i] = v;
 				found++;
 				break;
@@ -293,7 +348,24 @@ json_without(struct json_span obj, struct json_span val, char *out)
 			for (to = q + 1; is_ws(*to); to++)
 				continue;
 	}
-	memcpy(out, obj.p, (size_t)(from - obj.p));
-	memcpy(out + (from - obj.p), to, (size_t)(obj.p + obj.len - to));
+	memmove(out, obj.p, (size_t)(from - obj.p));
+	memmove(out + (from - obj.p), to, (size_t)(obj.p + obj.len - to));
 	return obj.len - (size_t)(to - from);
+}
+
+int
+json_string_has_nul(struct json_span str)
+{
+	const char	*p, *end = str.p + str.len;
+
+	if (str.p == NULL || str.len < 2 || *str.p != '"')
+		return 0;
+	for (p = str.p + 1; p < end; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] == 'u' && hex4(p + 2) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
 }

@@ -19,7 +19,8 @@ struct json_span {
 
 /*
  * 0 if buf[0..len) is exactly one JSON value with optional whitespace
- * around it, nested at most JSON_MAX_DEPTH deep; else -1. Bytes >= 0x80
+ * around it, nested at most JSON_MAX_DEPTH deep, no member name holding
+ * U+0000; else -1. Bytes >= 0x80
  * are passed through (the caller checks UTF-8). If depth is not NULL it
  * receives the deepest nesting seen.
  */
@@ -27,8 +28,8 @@ int	json_validate(const char *buf, size_t len, int *depth);
 
 /*
  * In obj, the span of a validated JSON object, find in one pass the first
- * member named by each of keys[0..n) (compared as raw bytes: escaped keys
- * do not match). vals[i] is the value's span, or p == NULL if absent.
+ * member named by each of keys[0..n), with escapes in names decoded as
+ * cJSON decodes them (json_validate refuses names holding U+0000). vals[i] is the value's span, or p == NULL if absent.
  * Returns how many were found.
  */
 int	json_members(struct json_span obj, const char *const *keys, size_t n,
@@ -39,10 +40,13 @@ int	json_member(struct json_span obj, const char *key,
 	    struct json_span *val);
 
 /*
- * Copy obj to out (obj.len bytes available) without the member whose
- * value span val came from json_members on obj; the result is still a
- * valid object. Returns the length written.
+ * Copy obj to out (obj.len bytes available; out may be obj.p) without
+ * the member whose value span val came from json_members on obj; the
+ * result is still a valid object. Returns the length written.
  */
 size_t	json_without(struct json_span obj, struct json_span val, char *out);
+
+/* 1 if str, the span of a validated JSON string, holds \u0000. */
+int	json_string_has_nul(struct json_span str);
 
 #endif

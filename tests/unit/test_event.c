@@ -229,6 +229,55 @@ bad(void)
 	}
 }
 
+/* Found by fuzz_event: the scanner and cJSON must agree on every member. */
+static void
+fuzzed(void)
+{
+	static const char *const bad[] = {
+		"{\"type\":\"user.created\",\"data\":{\"id\":\"user_a\\u0000x\","
+		    "\"updated_at\":1}}",
+		"{\"type\":\"user.created\\u0000x\",\"data\":{\"id\":\"user_a\","
+		    "\"updated_at\":1}}",
+		"{\"type\":\"user.created\",\"da\\u0000ta\":{},\"data\":{\"id\":"
+		    "\"user_a\",\"updated_at\":1}}",
+	};
+	const char	*twice = "{\"type\":\"user.created\",\"d\\u0061ta\":"
+	    "{\"id\":\"user_a\",\"updated_at\":1},\"data\":{\"id\":\"user_b\","
+	    "\"updated_at\":2}}";
+	const char	*esc = "{\"type\":\"user.created\",\"data\":{\"id\":"
+	    "\"user_a\",\"updated_at\":1,\"private_m\\u0065tadata\":{\"ssn\":"
+	    "\"x\"}}}";
+	const char	*two = "{\"type\":\"user.created\",\"data\":{\"id\":"
+	    "\"user_a\",\"private_metadata\":{},\"updated_at\":1,"
+	    "\"private_metadata\":{\"ssn\":\"x\"}}}";
+	struct event	 ev;
+	const char	*why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(event_parse(bad[i], strlen(bad[i]), 0, &ev, &why) == -1,
+		    "U+0000 in type, id or a member name refused (%zu): %s", i,
+		    why ? why : "accepted");
+		event_free(&ev);
+	}
+	ok(event_parse(twice, strlen(twice), 0, &ev, &why) == 0 &&
+	    strcmp(ev.object_id, "user_a") == 0 && ev.user.updated_at == 1 &&
+	    text_has(ev.user.clerk_data, "user_a") &&
+	    !text_has(ev.user.clerk_data, "user_b"),
+	    "data named with an escape: row and clerk_data from one object");
+	event_free(&ev);
+	ok(event_parse(esc, strlen(esc), 0, &ev, &why) == 0 &&
+	    !text_has(ev.user.clerk_data, "ssn"),
+	    "private_metadata named with an escape is left out");
+	event_free(&ev);
+	ok(event_parse(two, strlen(two), 0, &ev, &why) == 0 &&
+	    !text_has(ev.user.clerk_data, "ssn") &&
+	    !text_has(ev.user.clerk_data, "private_metadata") &&
+	    json_validate(ev.user.clerk_data.p, ev.user.clerk_data.len,
+	    NULL) == 0, "every private_metadata member is left out");
+	event_free(&ev);
+}
+
 static void
 edges(void)
 {
@@ -299,6 +348,7 @@ main(void)
 {
 	fixtures();
 	bad();
+	fuzzed();
 	edges();
 	return done_testing();
 }

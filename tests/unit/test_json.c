@@ -39,6 +39,7 @@ validate(void)
 		{ "\"\\u12g4\"", 0 }, { "\"tab\there\"", 0 },
 		{ "{} {}", 0 }, { "{}x", 0 }, { "[1 2]", 0 },
 		{ "{\"a\":1 \"b\":2}", 0 }, { "\xef\xbb\xbf{}", 0 },
+		{ "{\"a\\u0000b\":1}", 0 }, { "{\"a\":\"\\u0000\"}", 1 },
 	};
 	size_t	 i;
 
@@ -87,7 +88,8 @@ member(void)
 	    memcmp(v.p, "{\"a\":2}", 7) == 0, "an object value");
 	ok(json_member(o, "d", &v) && v.len == 7 &&
 	    memcmp(v.p, "[ \"x\" ]", 7) == 0, "an array value");
-	ok(!json_member(o, "cA", &v), "escaped keys do not match");
+	ok(json_member(o, "cA", &v) && v.len == 1 && v.p[0] == '3',
+	    "escaped names match as cJSON decodes them");
 	ok(!json_member(o, "e", &v), "an absent key");
 	{
 		const char *const keys[] = { "d", "a", "zz", "b" };
@@ -139,9 +141,32 @@ without(void)
 	}
 }
 
+static void
+nul(void)
+{
+	static const struct {
+		const char	*s;
+		int		 nul;
+	} cases[] = {
+		{ "\"ab\"", 0 }, { "\"a\\u0000\"", 1 }, { "\"\\u0000\"", 1 },
+		{ "\"a\\\\u0000\"", 0 }, { "\"\\u0001\"", 0 },
+		{ "\"\\u00000\"", 1 },
+	};
+	struct json_span	 v;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v.p = cases[i].s;
+		v.len = strlen(cases[i].s);
+		ok(json_string_has_nul(v) == cases[i].nul,
+		    "has_nul case %zu: %d", i, cases[i].nul);
+	}
+}
+
 int
 main(void)
 {
+	nul();
 	validate();
 	depth();
 	member();
