@@ -372,7 +372,7 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	static const char *const envelope_keys[] = { "type", "data" };
 	struct json_span	 whole, dspan, idspan, env[2];
 	long long		 ts;
-	int			 t, depth;
+	int			 t, depth, nul;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->timestamp = -1;
@@ -406,8 +406,9 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	for (whole.p = body, whole.len = len; whole.len > 0 &&
 	    *whole.p != '{'; whole.p++, whole.len--)
 		continue;
-	json_members(whole, envelope_keys, 2, env);
-	if (json_string_has_nul(env[0]))
+	nul = json_maybe_nul(body, len);
+	json_members(whole, envelope_keys + !nul, 2 - !nul, env + !nul);
+	if (nul && json_string_has_nul(env[0]))
 		BAD("type must not contain U+0000");
 	ev->type_name = type->valuestring;
 	data = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -430,8 +431,8 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	id = cJSON_GetObjectItemCaseSensitive(data, "id");
 	dspan = env[1];
 	if (!cJSON_IsString(id) || !valid_id(id->valuestring) ||
-	    !json_member(dspan, "id", &idspan) ||
-	    json_string_has_nul(idspan))
+	    (nul && (!json_member(dspan, "id", &idspan) ||
+	    json_string_has_nul(idspan))))
 		BAD("data.id must be a Clerk id of at most 64 characters "
 		    "[A-Za-z0-9_-]");
 	ev->object_id = id->valuestring;

@@ -46,6 +46,12 @@ int	json_member(struct json_span obj, const char *key,
  */
 size_t	json_without(struct json_span obj, struct json_span val, char *out);
 
+/*
+ * 0 if validated text buf[0..len) certainly holds no \u0000 escape: a
+ * cheap test before the exact one.
+ */
+int	json_maybe_nul(const char *buf, size_t len);
+
 /* 1 if str, the span of a validated JSON string, holds \u0000. */
 int	json_string_has_nul(struct json_span str);
 
