@@ -80,6 +80,10 @@ asan:
 run: $(BIN) npm
 	node scripts/devserver.mjs
 
+# Not part of check: figures for BENCHMARKS.md (N events, default 20000).
+bench: $(BIN) npm
+	@bash bench/run.sh $(BIN)
+
 clean:
 	rm -rf build $(BIN)
 
