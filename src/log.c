@@ -62,8 +62,12 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	size_t		 n, i;
 	int		 rc;
 
+	static long	 pid;
+
 	if (level > log_max)
 		return;
+	if (pid == 0)
+		pid = (long)getpid();	/* clerksync never forks */
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -71,7 +75,7 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	rc = snprintf(line, sizeof(line),
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ clerksync[%ld] %s: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, (long)getpid(),
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, pid,
 	    log_level_names[level]);
 	if (rc < 0 || (size_t)rc >= sizeof(line))
 		return;
