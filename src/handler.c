@@ -179,12 +179,13 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 	/* SPEC section 1: the length is decided before the body is read. */
 	if ((v = http_param(h, "CONTENT_LENGTH")) == NULL || *v == '\0')
 		return R_LENGTH_REQUIRED;
-	if (num_parse(v, strlen(v), 0, 1LL << 62, &len) == -1) {
+	if (num_parse(v, strlen(v), 0, (long long)cf->max_body, &len) == -1) {
+		/* Digits beyond max_body, however many, are too large. */
+		if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
+			return R_TOO_LARGE;
 		rq->detail = "Content-Length is not a decimal number";
 		return R_BAD_REQUEST;
 	}
-	if ((size_t)len > cf->max_body)
-		return R_TOO_LARGE;
 
 	id = sig_pick(http_param(h, "HTTP_SVIX_ID"),
 	    http_param(h, "HTTP_WEBHOOK_ID"));
