@@ -30,7 +30,7 @@ OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
-.PHONY: all check unit integ asan valgrind run bench clean npm
+.PHONY: all bins check test unit integ asan valgrind fuzz run bench clean npm
 .SECONDARY:
 
 all: $(BIN)
@@ -64,18 +64,32 @@ npm:
 	@test -d tests/node_modules || \
 	    npm ci --prefix tests --no-audit --no-fund --loglevel=error
 
-# Unit suites, then integration against real MariaDB, lighttpd and svix.
-check: $(BUILD)/clerksync.fcgi $(TESTS) npm
-	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi
+bins: $(BUILD)/clerksync.fcgi $(TESTS)
 
-unit: $(TESTS)
-	@bash tests/run.sh $(BUILD) - unit
+# Every test (CI runs this): see tests/check.sh. About 5 minutes.
+check: $(BIN) bins npm
+	@bash tests/check.sh
 
-integ: $(BUILD)/clerksync.fcgi npm
+# The quick loop: release build, unit and integration suites only.
+test: $(BIN) bins npm
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi unit integ
+
+unit: bins
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi unit
+
+integ: bins npm
 	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi integ
 
 asan:
-	$(MAKE) VARIANT=asan OPT='-O1 -g' check
+	$(MAKE) VARIANT=asan OPT='-O1 -g' test
+
+valgrind: bins npm
+	@WRAP="valgrind -q --leak-check=full --error-exitcode=99" \
+	    CLERKSYNC_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$(CURDIR)/build/valgrind.%p" \
+	    bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi unit hostile
+
+fuzz:
+	@bash tests/run.sh $(BUILD) $(BIN) fuzz
 
 run: $(BIN) npm
 	node scripts/devserver.mjs

@@ -1,45 +1,58 @@
 #!/usr/bin/env bash
-# Runs the unit suites (TAP from C) and the integration suite (TAP from
-# node), and ends with the line "N passed, N failed". A suite that exits
-# non-zero without reporting a failure counts as one failure.
-# usage: tests/run.sh BUILD_DIR BINARY|- [unit|integ]
-# WRAP, if set, is put before each unit binary (e.g. valgrind).
+# Runs test suites that speak TAP and ends with "N passed, N failed" (and
+# ", N skipped" when any test was skipped; a skip never counts as passed).
+# A suite that exits non-zero without reporting a failure counts as one.
+#
+# usage: tests/run.sh BUILD_DIR BINARY SUITE...
+#   SUITE: unit integ hostile sim soak fuzz
+# env:   WRAP          put before each unit binary (e.g. valgrind)
+#        CLERKSYNC_WRAP put before each run of BINARY by the node suites
+#        TAP_LOG       append to this file and print no summary (check.sh)
+#        FUZZ_SECONDS  seconds per fuzz target (default 10)
 set -u
-build=$1 bin=$2 which=${3:-all}
+build=$1 bin=$2
+shift 2
 cd "$(dirname "$0")/.." || exit 2
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+if [ -n "${TAP_LOG:-}" ]; then
+	log=$TAP_LOG own=0
+else
+	log=$(mktemp) own=1
+	trap 'rm -f "$log"' EXIT
+fi
+tag=${TAP_TAG:-}
 
 suite() {
 	local name=$1; shift
-	echo "# suite $name"
-	"$@" 2>&1 | tee -a "$log"
+	local part
+	part=$(mktemp)
+	echo "# suite $tag$name"
+	"$@" 2>&1 | tee "$part"
 	local st=${PIPESTATUS[0]}
-	if [ "$st" -ne 0 ] && ! grep -q '^not ok' <<<"$(sed -n "/^# suite $name\$/,\$p" "$log")"; then
-		echo "not ok - suite $name exited with status $st" | tee -a "$log"
+	sed "s#^\(not ok\|ok\)\( [0-9]*\)\? \?-\?#\1 - $tag$name:#" "$part" |
+	    grep -E '^(not )?ok' >>"$log"
+	if [ "$st" -ne 0 ] && ! grep -q '^not ok' "$part"; then
+		echo "not ok - $tag$name: exited with status $st" | tee -a "$log"
 	fi
+	rm -f "$part"
 }
 
-if [ "$which" != integ ]; then
-	for t in "$build"/test_*; do
-		[ -x "$t" ] || continue
-		echo "# suite $(basename "$t")" >>"$log"
-		suite "$(basename "$t")" ${WRAP:-} "$t"
-	done
-fi
-if [ "$which" != unit ]; then
-	echo "# suite integ" >>"$log"
-	CLERKSYNC_BIN=$(realpath "$bin") suite integ node tests/integ/run.mjs
-fi
+export CLERKSYNC_BIN
+CLERKSYNC_BIN=$(realpath "$bin")
+for s in "$@"; do
+	case $s in
+	unit)
+		for t in "$build"/test_*; do
+			[ -x "$t" ] || continue
+			suite "$(basename "$t")" ${WRAP:-} "$t"
+		done ;;
+	integ)	suite integ node tests/integ/run.mjs ;;
+	hostile) suite hostile node tests/integ/hostile.mjs ;;
+	sim)	suite sim node tests/sim/run.mjs ;;
+	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
+	fuzz)	suite fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" ;;
+	*)	echo "not ok - unknown suite $s" | tee -a "$log" ;;
+	esac
+done
 
-# A skipped test is reported as skipped, never as passed.
-skipped=$(grep -c '^ok .*# *SKIP' "$log")
-passed=$(( $(grep -c '^ok ' "$log") - skipped ))
-failed=$(grep -c '^not ok' "$log")
-if [ "$skipped" -gt 0 ]; then
-	grep '^ok .*# *SKIP' "$log" | sed 's/^/# skipped: /'
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+[ "$own" -eq 1 ] || exit 0
+exec bash tests/summary.sh "$log"

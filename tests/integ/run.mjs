@@ -7,7 +7,7 @@ import * as accepted from './cases/accepted.mjs';
 import * as concurrency from './cases/concurrency.mjs';
 import * as config from './cases/config.mjs';
 import * as deploy from './cases/deploy.mjs';
-import { SANITIZER } from './cases/config.mjs';
+import { crashReport } from './cases/config.mjs';
 import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
 import * as maintenance from './cases/maintenance.mjs';
@@ -66,7 +66,7 @@ try {
 const reports = [];
 for (const f of fs.readdirSync(ctx.dir, { recursive: true })) {
   const file = `${ctx.dir}/${f}`;
-  if (/\.(stderr|log)$/.test(f) && fs.statSync(file).isFile() && SANITIZER.test(fs.readFileSync(file, 'latin1'))) reports.push(f);
+  if (/\.(stderr|log)$/.test(f) && fs.statSync(file).isFile() && crashReport(fs.readFileSync(file, 'latin1'))) reports.push(f);
 }
 ok(reports.length === 0, `no sanitizer report in any FastCGI stderr or server log after shutdown${reports.length ? `: ${reports.join(', ')}` : ''}`);
 diag(`integration run took ${((Date.now() - started) / 1000).toFixed(1)} s`);

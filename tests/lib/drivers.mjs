@@ -2,11 +2,38 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cgiEnv, parseCgiOutput, postHttp } from './http.mjs';
 import {
-  canConnect, childPids, exited, freePort, need, sleep, spawnTracked, terminate, track, untrack, waitFor,
+  canConnect, childPids, exited, freePort, need, sleep, spawnTracked, terminate, track, untrack, waitFor, which,
 } from './procs.mjs';
 
 const REQUEST_TIMEOUT = 20000;
 let seq = 0;
+
+// Optional wrapper for every run of the binary, e.g.
+//   CLERKSYNC_WRAP='valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=/tmp/vg.%p'
+// Words are split on blanks (no shell quoting); the first is looked up in
+// PATH. CGI runs become `wrap... bin`, spawn-fcgi runs `-- wrap... bin`,
+// and lighttpd's bin-path is a script in its temp dir that execs the same.
+export function wrapArgv(env = process.env) {
+  const words = String(env.CLERKSYNC_WRAP || '').trim().split(/\s+/).filter(Boolean);
+  if (!words.length) return [];
+  if (!words[0].includes('/')) words[0] = which(words[0]) || words[0];
+  return words;
+}
+
+function wrapped(bin) {
+  const w = wrapArgv();
+  return w.length ? { cmd: w[0], args: [...w.slice(1), bin] } : { cmd: bin, args: [] };
+}
+
+// lighttpd's bin-path: the binary, or a script that execs it under the wrapper.
+export function wrapperScript(dir, bin) {
+  const w = wrapArgv();
+  if (!w.length) return bin;
+  const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+  const file = path.join(dir, 'clerksync-wrapped.sh');
+  fs.writeFileSync(file, `#!/bin/sh\nexec ${[...w, bin].map(q).join(' ')} "$@"\n`, { mode: 0o755 });
+  return file;
+}
 
 function run(cmd, args, { env, body, dir, stdinMode = 'file' }) {
   return new Promise((resolve, reject) => {
@@ -52,7 +79,8 @@ export function cgiDriver({ bin, env = {}, dir, stdinMode = 'file' }) {
     name: 'cgi',
     async send(req) {
       const fullEnv = { PATH: process.env.PATH, ...env, ...cgiEnv(req) };
-      return result(await run(bin, [], { env: fullEnv, body: req.body, dir, stdinMode }));
+      const { cmd, args } = wrapped(bin);
+      return result(await run(cmd, args, { env: fullEnv, body: req.body, dir, stdinMode }));
     },
     async close() {},
   };
@@ -61,7 +89,8 @@ export function cgiDriver({ bin, env = {}, dir, stdinMode = 'file' }) {
 export async function fcgiDriver({ bin, env = {}, dir, name = 'fcgi' }) {
   const sock = path.join(dir, `${name}-${++seq}.sock`);
   const log = fs.openSync(path.join(dir, `${name}-${seq}.stderr`), 'a');
-  const child = spawnTracked(need('spawn-fcgi'), ['-s', sock, '-M', '0600', '-n', '--', bin], {
+  const { cmd, args } = wrapped(bin);
+  const child = spawnTracked(need('spawn-fcgi'), ['-s', sock, '-M', '0600', '-n', '--', cmd, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', log, log],
     detached: true,
@@ -124,7 +153,7 @@ export async function startLighttpd({ dir, bin, config, port, maxProcs = 2, stdi
   port = port || (await freePort());
   const errorlog = stdio === 'file' ? path.join(dir, 'lighttpd-error.log') : undefined;
   const conf = path.join(dir, 'lighttpd.conf');
-  fs.writeFileSync(conf, lighttpdConf({ dir, port, bin, config, maxProcs, urlPath, errorlog }));
+  fs.writeFileSync(conf, lighttpdConf({ dir, port, bin: wrapperScript(dir, bin), config, maxProcs, urlPath, errorlog }));
   const child = spawnTracked(need('lighttpd'), ['-D', '-f', conf], {
     env: { PATH: process.env.PATH },
     stdio: stdio === 'file' ? ['ignore', 'ignore', 'pipe'] : 'inherit',
