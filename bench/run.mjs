@@ -176,47 +176,14 @@ function cpuDelta(a, b) {
 
 // ------------------------------------------------------------ MariaDB
 
+// The server's default durability (innodb_flush_log_at_trx_commit = 1,
+// doublewrite; no binary log, as by default) and a buffer pool that holds
+// the tables; the rest as tests/lib/mariadb.mjs starts it.
 const DB_ARGS = [
   '--innodb-buffer-pool-size=256M',
   '--innodb-log-file-size=256M',
   '--max-connections=200',
 ];
-
-class BenchMariaDB extends MariaDB {
-  // As MariaDB.start() of tests/lib/mariadb.mjs, but with the server's
-  // default durability (innodb_flush_log_at_trx_commit = 1, doublewrite,
-  // no binary log as by default) and a buffer pool that holds the tables.
-  async start() {
-    if (!this.initialised) this.install();
-    if (!this.port) this.port = await freePort();
-    const args = [
-      '--no-defaults', `--datadir=${this.datadir}`, `--socket=${this.socket}`, `--port=${this.port}`,
-      '--bind-address=127.0.0.1', `--pid-file=${this.pidFile}`, `--log-error=${this.errorLog}`,
-      `--tmpdir=${this.dir}`, '--skip-name-resolve', '--skip-log-bin',
-      '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci', ...DB_ARGS,
-    ];
-    if (process.getuid && process.getuid() === 0) args.push('--user=root');
-    this.child = spawnTracked(need('mariadbd'), args, { stdio: 'ignore', detached: true });
-    let dead = false;
-    exited(this.child).then(() => {
-      dead = true;
-    });
-    const end = Date.now() + 60000;
-    for (;;) {
-      if (dead) throw new Error(`mariadbd exited during start-up:\n${this.logTail()}`);
-      if (fs.existsSync(this.socket) && (await canConnect({ path: this.socket }))) {
-        try {
-          const c = await this.rootConnection();
-          await c.end();
-          break;
-        } catch {}
-      }
-      if (Date.now() > end) throw new Error(`mariadbd did not become ready:\n${this.logTail()}`);
-      await sleep(100);
-    }
-    return this;
-  }
-}
 
 async function dbStatus(db) {
   const rows = await db.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_data_fsyncs', "
@@ -533,7 +500,7 @@ async function main() {
     execFileSync(env.CC || 'cc', ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', ceiling, path.join(here, 'ceiling.c'), ...flags, '-lpthread'],
       { stdio: 'inherit' });
 
-    db = new BenchMariaDB({ dir: path.join(dir, 'db') });
+    db = new MariaDB({ dir: path.join(dir, 'db'), serverArgs: DB_ARGS });
     await db.start();
     await db.createDatabase({ schemaDir: path.join(root, 'schema') });
     const [v] = await db.query('SELECT VERSION() AS v, @@innodb_flush_log_at_trx_commit AS f, @@innodb_buffer_pool_size AS bp, @@innodb_flush_method AS fm, @@innodb_doublewrite AS dw, @@log_bin AS lb');

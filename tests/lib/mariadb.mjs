@@ -7,8 +7,17 @@ import { canConnect, exited, freePort, need, onCleanup, sleep, spawnTracked, ter
 
 const isRoot = process.getuid && process.getuid() === 0;
 
+// Server tuning for the tests: small, and no fsync per commit. The
+// benchmark passes its own (default durability).
+export const TEST_SERVER_ARGS = [
+  '--innodb-buffer-pool-size=64M',
+  '--innodb-log-file-size=16M',
+  '--innodb-flush-log-at-trx-commit=2',
+];
+
 export class MariaDB {
-  constructor({ dir, port, database = 'clerksync', user = 'clerksync', password, timeZone } = {}) {
+  constructor({ dir, port, database = 'clerksync', user = 'clerksync', password, timeZone, serverArgs = TEST_SERVER_ARGS } = {}) {
+    this.serverArgs = serverArgs;
     this.dir = dir;
     this.port = port;
     this.database = database;
@@ -58,9 +67,7 @@ export class MariaDB {
       `--tmpdir=${this.dir}`,
       '--skip-name-resolve',
       '--skip-log-bin',
-      '--innodb-buffer-pool-size=64M',
-      '--innodb-log-file-size=16M',
-      '--innodb-flush-log-at-trx-commit=2',
+      ...this.serverArgs,
       '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_unicode_ci',
     ];
