@@ -233,25 +233,40 @@ fail:
 	return -1;
 }
 
+/*
+ * Prepare statement id on the current connection unless it is; what
+ * begins the message in err. Returns 0 or -1.
+ */
+static int
+prepare(struct store *st, enum stmt_id id, const char *what, char *err,
+    size_t errsz)
+{
+	MYSQL_STMT	*s;
+
+	if (st->stmt[id] != NULL)
+		return 0;
+	if ((s = mysql_stmt_init(st->db)) == NULL)
+		return fail_db(st, "mysql_stmt_init", err, errsz);
+	if (mysql_stmt_prepare(s, st->sql[id], strlen(st->sql[id])) != 0) {
+		st->errcode = mysql_stmt_errno(s);
+		snprintf(err, errsz, "%s: %u %s", what, st->errcode,
+		    mysql_stmt_error(s));
+		mysql_stmt_close(s);
+		return -1;
+	}
+	st->stmt[id] = s;
+	return 0;
+}
+
 static int
 exec(struct store *st, enum stmt_id id, MYSQL_BIND *bind,
     unsigned long long *affected, char *err, size_t errsz)
 {
 	MYSQL_STMT	*s;
 
-	if ((s = st->stmt[id]) == NULL) {
-		if ((s = mysql_stmt_init(st->db)) == NULL)
-			return fail_db(st, "mysql_stmt_init", err, errsz);
-		if (mysql_stmt_prepare(s, st->sql[id],
-		    strlen(st->sql[id])) != 0) {
-			st->errcode = mysql_stmt_errno(s);
-			snprintf(err, errsz, "prepare: %u %s", st->errcode,
-			    mysql_stmt_error(s));
-			mysql_stmt_close(s);
-			return -1;
-		}
-		st->stmt[id] = s;
-	}
+	if (prepare(st, id, "prepare", err, errsz) == -1)
+		return -1;
+	s = st->stmt[id];
 	if (mysql_stmt_bind_param(s, bind) != 0 || mysql_stmt_execute(s) != 0) {
 		st->errcode = mysql_stmt_errno(s);
 		snprintf(err, errsz, "execute: %u %s", st->errcode,
@@ -509,22 +524,10 @@ store_probe(struct store *st, int *version, char *err, size_t errsz)
 		return -1;
 	if (schema_version(st, version, err, errsz) == -1)
 		return -1;
-	for (i = 0; i < STMT__MAX; i++) {
-		if (st->stmt[i] != NULL)
-			continue;
-		if ((st->stmt[i] = mysql_stmt_init(st->db)) == NULL)
-			return fail_db(st, "mysql_stmt_init", err, errsz);
-		if (mysql_stmt_prepare(st->stmt[i], st->sql[i],
-		    strlen(st->sql[i])) != 0) {
-			st->errcode = mysql_stmt_errno(st->stmt[i]);
-			snprintf(err, errsz, "tables (run migrate, check "
-			    "table_prefix): %u %s", st->errcode,
-			    mysql_stmt_error(st->stmt[i]));
-			mysql_stmt_close(st->stmt[i]);
-			st->stmt[i] = NULL;
+	for (i = 0; i < STMT__MAX; i++)
+		if (prepare(st, (enum stmt_id)i, "tables (run migrate, check "
+		    "table_prefix)", err, errsz) == -1)
 			return -1;
-		}
-	}
 	return 0;
 }
 
