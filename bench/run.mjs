@@ -29,7 +29,7 @@ import { cgiDriver, lighttpdConf } from '../tests/lib/drivers.mjs';
 import { cgiEnv } from '../tests/lib/http.mjs';
 import { MariaDB } from '../tests/lib/mariadb.mjs';
 import {
-  canConnect, childPids, exited, freePort, need, onCleanup, sleep, spawnTracked, terminate, tmpDir, waitFor, which,
+  childPids, exited, freePort, need, onCleanup, sleep, spawnTracked, startServer, terminate, tmpDir, waitFor, which,
 } from '../tests/lib/procs.mjs';
 import { newSecret } from '../tests/lib/sign.mjs';
 import { writeConfig } from '../tests/lib/conf.mjs';
@@ -201,17 +201,9 @@ async function startLighttpd(dir, conf, port) {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'lighttpd.conf');
   fs.writeFileSync(file, conf);
-  const child = spawnTracked(need('lighttpd'), ['-D', '-f', file], {
-    env: { PATH: env.PATH }, stdio: ['ignore', 'ignore', 'pipe'], detached: true,
+  const { child } = await startServer(need('lighttpd'), ['-D', '-f', file], {
+    port, what: 'lighttpd', env: { PATH: env.PATH }, log: () => tail(path.join(dir, 'error.log')),
   });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  let dead = false;
-  exited(child).then(() => {
-    dead = true;
-  });
-  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `lighttpd on ${port}` });
-  if (dead) throw new Error(`lighttpd exited at start-up: ${stderr}${tail(path.join(dir, 'error.log'))}`);
   return { child, pid: child.pid, port, errorlog: path.join(dir, 'error.log'), close: () => terminate(child, { timeout: 10000 }) };
 }
 

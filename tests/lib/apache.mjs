@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canConnect, exited, freePort, sleep, spawnTracked, terminate, waitFor, which } from './procs.mjs';
+import { freePort, readLog, sleep, startServer, terminate, which } from './procs.mjs';
 
 const MODULE_DIRS = ['/usr/lib/apache2/modules', '/usr/lib64/httpd/modules', '/usr/lib/httpd/modules', '/usr/libexec/apache2'];
 
@@ -133,20 +133,9 @@ export async function startApache({ dir, docroot, modules, extra = [], port, use
     cmd = which('unshare');
     args = ['-m', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /etc/passwd && exec "$@"', passwd, bin, ...args];
   }
-  const child = spawnTracked(cmd, args, {
-    env: { PATH: process.env.PATH, LANG: 'C' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  let dead = false;
-  exited(child).then(() => {
-    dead = true;
-  });
-  const log = () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
-  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `apache on ${port}` });
-  if (dead) throw new Error(`apache exited at start-up: ${stderr}${log()}`);
+  const log = () => readLog(errorLog);
+  const srv = await startServer(cmd, args, { port, what: 'apache', env: { PATH: process.env.PATH, LANG: 'C' }, log });
+  const { child } = srv;
   await sleep(50);
   let closed = false;
   return {
@@ -157,7 +146,7 @@ export async function startApache({ dir, docroot, modules, extra = [], port, use
     url: (p) => `http://127.0.0.1:${port}${p}`,
     log,
     get alive() {
-      return !dead;
+      return srv.alive;
     },
     async close() {
       if (closed) return;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cgiEnv, parseCgiOutput, postHttp } from './http.mjs';
 import {
-  canConnect, childPids, exited, freePort, need, sleep, spawnTracked, terminate, track, untrack, waitFor, which,
+  canConnect, childPids, exited, freePort, need, readLog, sleep, spawnTracked, startServer, terminate, track, untrack, waitFor, which,
 } from './procs.mjs';
 
 const REQUEST_TIMEOUT = 20000;
@@ -154,22 +154,10 @@ export async function startLighttpd({ dir, bin, config, port, maxProcs = 2, stdi
   const errorlog = stdio === 'file' ? path.join(dir, 'lighttpd-error.log') : undefined;
   const conf = path.join(dir, 'lighttpd.conf');
   fs.writeFileSync(conf, lighttpdConf({ dir, port, bin: wrapperScript(dir, bin), config, maxProcs, urlPath, errorlog }));
-  const child = spawnTracked(need('lighttpd'), ['-D', '-f', conf], {
-    env: { PATH: process.env.PATH },
-    stdio: stdio === 'file' ? ['ignore', 'ignore', 'pipe'] : 'inherit',
-    detached: true,
+  const srv = await startServer(need('lighttpd'), ['-D', '-f', conf], {
+    port, what: 'lighttpd', log: () => readLog(errorlog), inherit: stdio !== 'file',
   });
-  let stderr = '';
-  if (child.stderr) child.stderr.on('data', (c) => (stderr += c));
-  let dead = false;
-  exited(child).then(() => {
-    dead = true;
-  });
-  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `lighttpd on ${port}` });
-  if (dead) {
-    const log = errorlog && fs.existsSync(errorlog) ? fs.readFileSync(errorlog, 'utf8') : '';
-    throw new Error(`lighttpd exited at start-up: ${stderr}${log}`);
-  }
+  const { child } = srv;
   await sleep(100);
   const backends = childPids(child.pid);
   for (const pid of backends) track(pid);
@@ -180,7 +168,7 @@ export async function startLighttpd({ dir, bin, config, port, maxProcs = 2, stdi
     errorlog,
     backends,
     get alive() {
-      return !dead;
+      return srv.alive;
     },
     async close() {
       await terminate(child, { timeout: 10000 });

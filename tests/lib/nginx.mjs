@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { canConnect, exited, need, sleep, spawnTracked, terminate, waitFor } from './procs.mjs';
+import { need, readLog, sleep, startServer, terminate } from './procs.mjs';
 
 const PARAMS = ['/etc/nginx/fastcgi_params', '/usr/local/nginx/conf/fastcgi_params', '/etc/nginx/fastcgi.conf'];
 
@@ -45,16 +45,9 @@ export async function startNginx({ dir, serverBlock, port, user }) {
   } catch (e) {
     throw new Error(`nginx config test failed: ${(e.stderr || '').toString()}`);
   }
-  const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  let dead = false;
-  exited(child).then(() => {
-    dead = true;
-  });
-  const log = () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
-  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `nginx on ${port}` });
-  if (dead) throw new Error(`nginx exited at start-up: ${stderr}${log()}`);
+  const log = () => readLog(errorLog);
+  const srv = await startServer(bin, args, { port, what: 'nginx', log });
+  const { child } = srv;
   await sleep(50);
   let closed = false;
   return {
@@ -64,7 +57,7 @@ export async function startNginx({ dir, serverBlock, port, user }) {
     log,
     url: (p) => `http://127.0.0.1:${port}${p}`,
     get alive() {
-      return !dead;
+      return srv.alive;
     },
     async close() {
       if (closed) return;

@@ -177,3 +177,28 @@ export async function waitFor(fn, { timeout = 20000, interval = 50, what = 'cond
 export function tmpDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+// Start a server in the foreground (tracked, in its own process group) and
+// wait until it accepts on 127.0.0.1:port. If it dies first, throw with its
+// stderr and log(), the text of its error log. The result's alive tells
+// whether it still runs.
+export async function startServer(cmd, args, { port, what, env = { PATH: process.env.PATH }, log = () => '', inherit = false }) {
+  const child = spawnTracked(cmd, args, { env, stdio: inherit ? 'inherit' : ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  if (child.stderr) child.stderr.on('data', (c) => (stderr += c));
+  let dead = false;
+  exited(child).then(() => {
+    dead = true;
+  });
+  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `${what} on ${port}` });
+  if (dead) throw new Error(`${what} exited at start-up: ${stderr}${log()}`);
+  return {
+    child,
+    get alive() {
+      return !dead;
+    },
+  };
+}
+
+// The text of a log file, or '' if there is none yet.
+export const readLog = (file) => (file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');

@@ -11,7 +11,7 @@ import { startNginx } from '../../lib/nginx.mjs';
 import { writeConfig } from '../../lib/conf.mjs';
 import { postHttp } from '../../lib/http.mjs';
 import {
-  canConnect, exited, freePort, need, onCleanup, sleep, spawnTracked, terminate, tmpDir, waitFor, which,
+  canConnect, exited, freePort, need, onCleanup, readLog, sleep, spawnTracked, startServer, terminate, tmpDir, waitFor, which,
 } from '../../lib/procs.mjs';
 import { newMsgId, newSecret, signedHeaders } from '../../lib/sign.mjs';
 import { diag, eq, ok, test } from '../../lib/tap.mjs';
@@ -453,19 +453,9 @@ async function startLighttpdWith(d, name, snippetText) {
     `include ${q(snippet)}`,
     '',
   ].join('\n'));
-  const child = spawnTracked(need('lighttpd'), ['-D', '-f', conf], {
-    env: { PATH: process.env.PATH },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
+  const { child } = await startServer(need('lighttpd'), ['-D', '-f', conf], {
+    port, what: 'lighttpd', log: () => readLog(errorlog),
   });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  let dead = false;
-  exited(child).then(() => {
-    dead = true;
-  });
-  await waitFor(async () => dead || (await canConnect({ host: '127.0.0.1', port })), { what: `lighttpd on ${port}` });
-  if (dead) throw new Error(`lighttpd exited at start-up: ${stderr}${fs.existsSync(errorlog) ? fs.readFileSync(errorlog, 'utf8') : ''}`);
   d.ctx.logFiles.push(errorlog);
   let closed = false;
   return {
