@@ -18,7 +18,8 @@ const char *const config_key_names[CONFIG__MAX] = {
 	"signing_secret", "db_host", "db_port", "db_socket", "db_user",
 	"db_password", "db_name", "database_url", "table_prefix",
 	"timestamp_tolerance", "max_body", "log_file", "log_level",
-	"sync_private_metadata", "keep_deleted_data", "event_retention_days"
+	"sync_private_metadata", "keep_deleted_data", "event_retention_days",
+	"events"
 };
 
 static int
@@ -296,6 +297,37 @@ parse_secrets(struct config *cf, const char *v)
 	return cf->nkeys > 0 ? 0 : -1;
 }
 
+/* Words of the events setting, separated by blanks or commas. */
+static int
+parse_events(const char *v, unsigned int *out)
+{
+	static const char *const words[] = {
+		"users", "organizations", "memberships"
+	};
+	const char	*p = v, *e;
+	size_t		 i;
+
+	*out = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ',';
+		    e++)
+			continue;
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strlen(words[i]) == (size_t)(e - p) &&
+			    memcmp(words[i], p, (size_t)(e - p)) == 0)
+				break;
+		if (i == sizeof(words) / sizeof(words[0]))
+			return -1;
+		*out |= 1u << i;
+		p = e;
+	}
+	return *out != 0 ? 0 : -1;
+}
+
 #define FAIL(key, ...) do {						\
 	int n_ = snprintf(err, errsz, "%s: ", config_key_names[key]);	\
 	if (n_ > 0 && (size_t)n_ < errsz)				\
@@ -408,6 +440,11 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 	if ((v = cf->raw[CONFIG_KEEP_DELETED_DATA]) != NULL &&
 	    parse_bool(v, &cf->keep_deleted_data) == -1)
 		FAIL(CONFIG_KEEP_DELETED_DATA, "expected on or off");
+	cf->events = CONFIG_EVENTS_ALL;
+	if ((v = cf->raw[CONFIG_EVENTS]) != NULL &&
+	    parse_events(v, &cf->events) == -1)
+		FAIL(CONFIG_EVENTS, "expected one or more of users, "
+		    "organizations, memberships");
 	return 0;
 }
 

@@ -35,10 +35,17 @@ enum config_key {
 	CONFIG_SYNC_PRIVATE_METADATA,
 	CONFIG_KEEP_DELETED_DATA,
 	CONFIG_EVENT_RETENTION_DAYS,
+	CONFIG_EVENTS,
 	CONFIG__MAX
 };
 
 extern const char *const config_key_names[CONFIG__MAX];
+
+/* Event families, the words of the events setting. */
+#define CONFIG_EVENTS_USERS		0x1
+#define CONFIG_EVENTS_ORGANIZATIONS	0x2
+#define CONFIG_EVENTS_MEMBERSHIPS	0x4
+#define CONFIG_EVENTS_ALL		0x7
 
 struct config {
 	char		*raw[CONFIG__MAX];	/* as read; NULL: unset */
@@ -60,6 +67,7 @@ struct config {
 	int		 sync_private_metadata;
 	int		 keep_deleted_data;
 	int		 retention_days;
+	unsigned int	 events;		/* CONFIG_EVENTS_* applied */
 };
 
 /* An environment lookup, so that tests can supply their own. */

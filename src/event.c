@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "config.h"
 #include "event.h"
 #include "json.h"
 
@@ -18,7 +19,18 @@
 #define EVENT_SECONDS_BELOW	100000000000LL
 
 const char *const event_type_names[EVENT__MAX] = {
-	"user.created", "user.updated", "user.deleted", "other"
+	"user.created", "user.updated", "user.deleted",
+	"organization.created", "organization.updated", "organization.deleted",
+	"organizationMembership.created", "organizationMembership.updated",
+	"organizationMembership.deleted", "other"
+};
+
+const unsigned int event_families[EVENT__MAX] = {
+	CONFIG_EVENTS_USERS, CONFIG_EVENTS_USERS, CONFIG_EVENTS_USERS,
+	CONFIG_EVENTS_ORGANIZATIONS, CONFIG_EVENTS_ORGANIZATIONS,
+	CONFIG_EVENTS_ORGANIZATIONS,
+	CONFIG_EVENTS_MEMBERSHIPS, CONFIG_EVENTS_MEMBERSHIPS,
+	CONFIG_EVENTS_MEMBERSHIPS, 0
 };
 
 #define BAD(phrase) do { *why = (phrase); goto fail; } while (0)
@@ -282,15 +294,74 @@ get_raw(struct json_span v, const cJSON *tree, const char *key,
 	return 0;
 }
 
+/*
+ * obj's public_metadata, as sent, and clerk_data: obj without any
+ * private_metadata member unless private_too (SPEC section 3). clerk_data
+ * may be NULL. An event makes at most one such copy.
+ */
 static int
-parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
-    int private_too, int depth, const char **why)
+get_meta(struct event *ev, const cJSON *tree, struct json_span obj,
+    int private_too, struct event_text *pub, struct event_text *clerk_data,
+    const char **why)
 {
-	static const char *const raw_keys[] = {
+	static const char *const keys[] = {
 		"public_metadata", "private_metadata"
 	};
+	struct json_span	 raw[2], cut;
+
+	json_members(obj, keys, 2, raw);
+	if (get_raw(raw[0], tree, keys[0], pub) == -1)
+		BAD("public_metadata: escaped member names are not supported");
+	if (clerk_data == NULL)
+		return 0;
+	clerk_data->p = obj.p;
+	clerk_data->len = obj.len;
+	if (private_too || raw[1].p == NULL)
+		return 0;
+	arena_now = ev->arena;
+	ev->buf = arena_alloc(obj.len);
+	arena_now = NULL;
+	if (ev->buf == NULL)
+		BAD("out of memory");
+	/* Every member of that name goes, not only the first. */
+	cut.p = ev->buf;
+	cut.len = json_without(obj, raw[1], ev->buf);
+	while (json_member(cut, keys[1], &raw[1]))
+		cut.len = json_without(cut, raw[1], ev->buf);
+	clerk_data->p = cut.p;
+	clerk_data->len = cut.len;
+	return 0;
+fail:
+	return -1;
+}
+
+/*
+ * A Clerk id member of obj (tree and span): -1 unless a valid id. cJSON
+ * ends strings at U+0000, so where the body may hold one (nul), the raw
+ * string is checked too: an id holding one would be read as another.
+ */
+static int
+get_id(const cJSON *tree, struct json_span obj, const char *key, int nul,
+    const char **out)
+{
+	const cJSON		*id = cJSON_GetObjectItemCaseSensitive(tree, key);
+	struct json_span	 raw;
+
+	*out = NULL;
+	if (!cJSON_IsString(id) || !valid_id(id->valuestring))
+		return -1;
+	if (nul && (!json_member(obj, key, &raw) ||
+	    json_string_has_nul(raw)))
+		return -1;
+	*out = id->valuestring;
+	return 0;
+}
+
+static int
+parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
+    int private_too, const char **why)
+{
 	struct event_user	*u = &ev->user;
-	struct json_span	 raw[2];
 
 	if (get_int(data, "updated_at", &u->updated_at) == -1 ||
 	    u->updated_at < 0)
@@ -328,55 +399,113 @@ parse_user(struct event *ev, const cJSON *data, struct json_span dspan,
 	    "phone_number", EVENT_PHONE_MAX, &u->phone, NULL) == -1)
 		BAD("data.phone_numbers: wrong type, or a number longer than "
 		    "64 characters");
-	json_members(dspan, raw_keys, 2, raw);
-	if (get_raw(raw[0], data, raw_keys[0], &u->public_metadata) == -1)
-		BAD("data.public_metadata: escaped member names are not "
-		    "supported");
+	return get_meta(ev, data, dspan, private_too, &u->public_metadata,
+	    &u->clerk_data, why);
+fail:
+	return -1;
+}
 
-	/* SPEC section 3: clerk_data leaves private_metadata out. */
-	u->clerk_data.p = dspan.p;
-	u->clerk_data.len = dspan.len;
-	if (!private_too && raw[1].p != NULL) {
-		struct json_span	 cut;
+/* An organization object: of organization.* or a membership's. */
+static int
+parse_org(struct event *ev, const cJSON *obj, struct json_span span,
+    int private_too, int nul, const char **why)
+{
+	struct event_org	*o = &ev->org;
+	const cJSON		*by;
+	const char		*id;
 
-		arena_now = ev->arena;
-		ev->buf = arena_alloc(dspan.len);
-		arena_now = NULL;
-		if (ev->buf == NULL)
-			BAD("out of memory");
-		/* Every member of that name goes, not only the first. */
-		cut.p = ev->buf;
-		cut.len = json_without(dspan, raw[1], ev->buf);
-		while (json_member(cut, raw_keys[1], &raw[1]))
-			cut.len = json_without(cut, raw[1], ev->buf);
-		u->clerk_data.p = cut.p;
-		u->clerk_data.len = cut.len;
+	if (get_int(obj, "updated_at", &o->updated_at) == -1 ||
+	    o->updated_at < 0)
+		BAD("organization updated_at must be an integer (ms)");
+	if (get_int(obj, "created_at", &o->created_at) == -1)
+		BAD("organization created_at must be an integer (ms) or null");
+	if (get_text(obj, "name", EVENT_NAME_MAX, 0, &o->name) == -1)
+		BAD("organization name must be a string of at most 256 "
+		    "characters");
+	if (get_text(obj, "slug", EVENT_SLUG_MAX, 0, &o->slug) == -1)
+		BAD("organization slug must be a string of at most 255 "
+		    "characters");
+	if (get_text(obj, "image_url", EVENT_URL_MAX, 1, &o->image_url) == -1)
+		BAD("organization image_url must be a string of at most 65535 "
+		    "bytes");
+	/* Optional and informative: what is not a user id is not kept. */
+	by = cJSON_GetObjectItemCaseSensitive(obj, "created_by");
+	if (get_id(obj, span, "created_by", nul, &id) == 0) {
+		o->created_by.p = id;
+		o->created_by.len = strlen(id);
+	} else if (by != NULL && !cJSON_IsNull(by) &&
+	    !(cJSON_IsString(by) && by->valuestring[0] == '\0'))
+		ev->warning = "organization created_by is not a Clerk id: "
+		    "stored as NULL";
+	return get_meta(ev, obj, span, private_too, &o->public_metadata,
+	    &o->clerk_data, why);
+fail:
+	return -1;
+}
+
+static int
+parse_member(struct event *ev, const cJSON *data, struct json_span dspan,
+    int private_too, int nul, const char **why)
+{
+	struct event_member	*m = &ev->member;
+	const cJSON		*org, *pud, *perm, *it;
+	struct json_span	 ospan, pspan;
+
+	org = cJSON_GetObjectItemCaseSensitive(data, "organization");
+	if (!cJSON_IsObject(org) || !json_member(dspan, "organization",
+	    &ospan) || ospan.p[0] != '{')
+		BAD("data.organization must be an object");
+	if (get_id(org, ospan, "id", nul, &ev->org.id) == -1)
+		BAD("data.organization.id must be a Clerk id");
+	if (parse_org(ev, org, ospan, private_too, nul, why) == -1)
+		return -1;
+	pud = cJSON_GetObjectItemCaseSensitive(data, "public_user_data");
+	if (!cJSON_IsObject(pud) || !json_member(dspan, "public_user_data",
+	    &pspan) || pspan.p[0] != '{' ||
+	    get_id(pud, pspan, "user_id", nul, &m->user_id) == -1)
+		BAD("data.public_user_data.user_id must be a Clerk id");
+	if (get_int(data, "updated_at", &m->updated_at) == -1 ||
+	    (m->updated_at < 0 && ev->type != EVENT_MEMBER_DELETED))
+		BAD("data.updated_at must be an integer (ms)");
+	if (get_int(data, "created_at", &m->created_at) == -1)
+		BAD("data.created_at must be an integer (ms) or null");
+	if (get_text(data, "role", EVENT_ROLE_MAX, 0, &m->role) == -1)
+		BAD("data.role must be a string of at most 255 characters");
+	perm = cJSON_GetObjectItemCaseSensitive(data, "permissions");
+	if (perm != NULL && !cJSON_IsNull(perm)) {
+		if (!cJSON_IsArray(perm))
+			BAD("data.permissions must be an array of strings");
+		cJSON_ArrayForEach(it, perm)
+			if (!cJSON_IsString(it))
+				BAD("data.permissions must be an array of "
+				    "strings");
+		if (!json_member(dspan, "permissions", &pspan))
+			BAD("data.permissions: escaped member names are not "
+			    "supported");
+		m->permissions.p = pspan.p;
+		m->permissions.len = pspan.len;
 	}
-	/* data sits one level inside the envelope. */
-	if (depth - 1 > EVENT_JSON_DEPTH_MAX) {
-		cap_depth(ev, &u->public_metadata, "public_metadata nested "
-		    "deeper than 31: stored as NULL");
-		cap_depth(ev, &u->clerk_data, "data nested deeper than 31: "
-		    "clerk_data stored as NULL");
-	}
-	return 0;
+	return get_meta(ev, data, dspan, private_too, &m->public_metadata,
+	    NULL, why);
 fail:
 	return -1;
 }
 
 int
-event_parse(const char *body, size_t len, int private_too, struct event *ev,
-    const char **why)
+event_parse(const char *body, size_t len, int private_too,
+    unsigned int families, struct event *ev, const char **why)
 {
-	const cJSON		*root, *type, *data, *id;
+	const cJSON		*root, *type, *data;
 	static const char *const envelope_keys[] = { "type", "data" };
-	struct json_span	 whole, dspan, idspan, env[2];
+	struct json_span	 whole, dspan, env[2];
 	long long		 ts;
 	int			 t, depth, nul;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->timestamp = -1;
 	ev->user.email_verified = -1;
+	ev->org.created_at = ev->org.updated_at = -1;
+	ev->member.created_at = ev->member.updated_at = -1;
 	*why = NULL;
 
 	/*
@@ -425,21 +554,53 @@ event_parse(const char *body, size_t len, int private_too, struct event *ev,
 	for (t = 0; t < EVENT_OTHER; t++)
 		if (strcmp(ev->type_name, event_type_names[t]) == 0)
 			ev->type = (enum event_type)t;
+	if ((event_families[ev->type] & families) == 0)
+		ev->type = EVENT_OTHER;
 	if (ev->type == EVENT_OTHER)
 		return 0;
 
-	id = cJSON_GetObjectItemCaseSensitive(data, "id");
 	dspan = env[1];
-	if (!cJSON_IsString(id) || !valid_id(id->valuestring) ||
-	    (nul && (!json_member(dspan, "id", &idspan) ||
-	    json_string_has_nul(idspan))))
+	if (get_id(data, dspan, "id", nul, &ev->object_id) == -1)
 		BAD("data.id must be a Clerk id of at most 64 characters "
 		    "[A-Za-z0-9_-]");
-	ev->object_id = id->valuestring;
-	if (ev->type == EVENT_USER_DELETED)
+	switch (ev->type) {
+	case EVENT_USER_CREATED:
+	case EVENT_USER_UPDATED:
+		if (parse_user(ev, data, dspan, private_too, why) == -1)
+			return -1;
+		break;
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+		ev->org.id = ev->object_id;
+		if (parse_org(ev, data, dspan, private_too, nul, why) == -1)
+			return -1;
+		break;
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+	case EVENT_MEMBER_DELETED:
+		if (parse_member(ev, data, dspan, private_too, nul, why) == -1)
+			return -1;
+		break;
+	case EVENT_ORG_DELETED:
+		ev->org.id = ev->object_id;
 		return 0;
-
-	return parse_user(ev, data, dspan, private_too, depth, why);
+	default:		/* user.deleted: the id is all */
+		return 0;
+	}
+	/* Every JSON column sits at least one level inside the envelope. */
+	if (depth - 1 > EVENT_JSON_DEPTH_MAX) {
+		cap_depth(ev, &ev->user.public_metadata, "public_metadata "
+		    "nested deeper than 31: stored as NULL");
+		cap_depth(ev, &ev->user.clerk_data, "data nested deeper than "
+		    "31: clerk_data stored as NULL");
+		cap_depth(ev, &ev->org.public_metadata, "organization "
+		    "public_metadata nested deeper than 31: stored as NULL");
+		cap_depth(ev, &ev->org.clerk_data, "organization nested deeper "
+		    "than 31: clerk_data stored as NULL");
+		cap_depth(ev, &ev->member.public_metadata, "membership "
+		    "public_metadata nested deeper than 31: stored as NULL");
+	}
+	return 0;
 fail:
 	return -1;
 }

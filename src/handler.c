@@ -223,8 +223,8 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 		    "characters";
 		return R_PAYLOAD;
 	}
-	if (event_parse(*body, (size_t)len, cf->sync_private_metadata, ev,
-	    &rq->detail) == -1)
+	if (event_parse(*body, (size_t)len, cf->sync_private_metadata,
+	    cf->events, ev, &rq->detail) == -1)
 		return R_PAYLOAD;
 	rq->type = ev->type_name;
 	rq->object = ev->object_id;

@@ -27,6 +27,13 @@ enum stmt_id {
 	STMT_USER_UPSERT,
 	STMT_USER_DELETE,
 	STMT_PRUNE,
+	STMT_ORG_UPSERT,
+	STMT_ORG_DELETE,
+	STMT_MEMBER_UPSERT,
+	STMT_MEMBER_DELETE,
+	STMT_MEMBER_END_OLDER,
+	STMT_MEMBERS_END_USER,
+	STMT_MEMBERS_END_ORG,
 	STMT__MAX
 };
 
@@ -60,8 +67,28 @@ static const char *const user_columns[] = {
 static const char *const personal_columns[] = {
 	"email", "email_verified", "phone", "username", "first_name",
 	"last_name", "image_url", "external_id", "public_metadata",
-	"clerk_data"
+	"clerk_data", NULL
 };
+
+/* The same for organizations; clerk_updated_at again last. */
+static const char *const org_columns[] = {
+	"clerk_id", "name", "slug", "image_url", "created_by",
+	"public_metadata", "clerk_created_at", "clerk_data",
+	"clerk_updated_at"
+};
+#define ORG_NCOLS	(sizeof(org_columns) / sizeof(org_columns[0]))
+
+static const char *const org_personal_columns[] = {
+	"name", "slug", "image_url", "created_by", "public_metadata",
+	"clerk_data", NULL
+};
+
+/* Memberships keep their columns when they end: they are history. */
+static const char *const member_columns[] = {
+	"clerk_id", "org_clerk_id", "user_clerk_id", "role", "permissions",
+	"public_metadata", "clerk_created_at", "clerk_updated_at"
+};
+#define MEMBER_NCOLS	(sizeof(member_columns) / sizeof(member_columns[0]))
 
 /* Append to a fixed buffer; the sizes are fixed, so overflow is a bug. */
 static void
@@ -78,53 +105,123 @@ cat(char *buf, const char *fmt, ...)
 		abort();
 }
 
+#define GUARD	"deleted_at IS NULL AND (clerk_updated_at IS NULL OR " \
+		"VALUES(clerk_updated_at) > clerk_updated_at)"
+
+/*
+ * SPEC section 2: one guarded upsert. A newer clerk_updated_at wins, an
+ * equal or older one changes nothing, and a deleted row is never brought
+ * back. Affected rows: 1 inserted, 2 updated, 0 not. With tomb, the row
+ * also takes deleted_at from that expression (of ? parameters after the
+ * columns'), and a live row takes it too.
+ */
+static void
+build_upsert(char *sql, const char *pre, const char *table,
+    const char *const *cols, size_t n, const char *tomb)
+{
+	size_t	 i;
+
+	cat(sql, "INSERT INTO `%s%s` (", pre, table);
+	for (i = 0; i < n; i++)
+		cat(sql, "%s%s", i ? ", " : "", cols[i]);
+	cat(sql, "%s) %s", tomb ? ", deleted_at" : "", tomb ? "SELECT " :
+	    "VALUES (");
+	for (i = 0; i < n; i++)
+		cat(sql, "%s?", i ? ", " : "");
+	if (tomb)
+		cat(sql, ", %s", tomb);
+	cat(sql, "%s ON DUPLICATE KEY UPDATE ", tomb ? "" : ")");
+	for (i = 1; i < n; i++)
+		cat(sql, "%s%s = IF(" GUARD ", VALUES(%s), %s)", i > 1 ? ", " :
+		    "", cols[i], cols[i], cols[i]);
+	if (tomb)
+		cat(sql, ", deleted_at = IF(deleted_at IS NULL, "
+		    "VALUES(deleted_at), deleted_at)");
+}
+
+/*
+ * A delete is terminal: a tombstone if unknown (with cols, of which the
+ * first is the key), personal columns cleared unless keep_deleted_data,
+ * deleted_at set once and last.
+ */
+static void
+build_delete(char *sql, const char *pre, const char *table,
+    const char *const *cols, size_t n, const char *const *personal,
+    int keep)
+{
+	size_t	 i;
+
+	cat(sql, "INSERT INTO `%s%s` (", pre, table);
+	for (i = 0; i < n; i++)
+		cat(sql, "%s, ", cols[i]);
+	cat(sql, "deleted_at) VALUES (");
+	for (i = 0; i < n; i++)
+		cat(sql, "?, ");
+	cat(sql, "?) ON DUPLICATE KEY UPDATE ");
+	for (i = 0; !keep && personal != NULL && personal[i] != NULL; i++)
+		cat(sql, "%s = IF(deleted_at IS NULL, NULL, %s), ", personal[i],
+		    personal[i]);
+	cat(sql, "deleted_at = IF(deleted_at IS NULL, VALUES(deleted_at), "
+	    "deleted_at)");
+}
+
 static void
 build_sql(struct store *st)
 {
 	const char	*pre = st->cf->table_prefix;
-	const char	*guard = "deleted_at IS NULL AND (clerk_updated_at IS "
-	    "NULL OR VALUES(clerk_updated_at) > clerk_updated_at)";
-	size_t		 i;
+	int		 keep = st->cf->keep_deleted_data;
+	char		 tomb[512];
 
 	cat(st->sql[STMT_EVENT_INSERT], "INSERT INTO `%sclerk_webhook_events`"
 	    " (svix_id, event_type, object_id, event_ts, outcome, received_at)"
 	    " VALUES (?, ?, ?, ?, 'applied', UTC_TIMESTAMP(3))", pre);
 	cat(st->sql[STMT_EVENT_STALE], "UPDATE `%sclerk_webhook_events` SET "
 	    "outcome = 'stale' WHERE svix_id = ?", pre);
-
-	/*
-	 * SPEC section 2: one guarded upsert. A newer clerk_updated_at
-	 * wins, an equal or older one changes nothing, and a deleted row is
-	 * never brought back. Affected rows: 1 inserted, 2 updated, 0 not.
-	 */
-	cat(st->sql[STMT_USER_UPSERT], "INSERT INTO `%susers` (", pre);
-	for (i = 0; i < USER_NCOLS; i++)
-		cat(st->sql[STMT_USER_UPSERT], "%s%s", i ? ", " : "",
-		    user_columns[i]);
-	cat(st->sql[STMT_USER_UPSERT], ") VALUES (");
-	for (i = 0; i < USER_NCOLS; i++)
-		cat(st->sql[STMT_USER_UPSERT], "%s?", i ? ", " : "");
-	cat(st->sql[STMT_USER_UPSERT], ") ON DUPLICATE KEY UPDATE ");
-	for (i = 1; i < USER_NCOLS; i++)
-		cat(st->sql[STMT_USER_UPSERT], "%s%s = IF(%s, VALUES(%s), %s)",
-		    i > 1 ? ", " : "", user_columns[i], guard, user_columns[i],
-		    user_columns[i]);
-
 	cat(st->sql[STMT_PRUNE], "DELETE FROM `%sclerk_webhook_events` WHERE "
 	    "received_at < UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT %d", pre,
 	    STORE_PRUNE_BATCH);
 
-	/* A delete is terminal: a tombstone if unknown, deleted_at last. */
-	cat(st->sql[STMT_USER_DELETE], "INSERT INTO `%susers` (clerk_id, "
-	    "deleted_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE ", pre);
-	if (!st->cf->keep_deleted_data)
-		for (i = 0; i < sizeof(personal_columns) /
-		    sizeof(personal_columns[0]); i++)
-			cat(st->sql[STMT_USER_DELETE], "%s = IF(deleted_at IS "
-			    "NULL, NULL, %s), ", personal_columns[i],
-			    personal_columns[i]);
-	cat(st->sql[STMT_USER_DELETE], "deleted_at = IF(deleted_at IS NULL, "
-	    "VALUES(deleted_at), deleted_at)");
+	build_upsert(st->sql[STMT_USER_UPSERT], pre, "users", user_columns,
+	    USER_NCOLS, NULL);
+	build_delete(st->sql[STMT_USER_DELETE], pre, "users", user_columns, 1,
+	    personal_columns, keep);
+	build_upsert(st->sql[STMT_ORG_UPSERT], pre, "organizations",
+	    org_columns, ORG_NCOLS, NULL);
+	build_delete(st->sql[STMT_ORG_DELETE], pre, "organizations",
+	    org_columns, 1, org_personal_columns, keep);
+
+	/*
+	 * A membership of an organization or a user already deleted is
+	 * born ended: their tombstones say when.
+	 */
+	snprintf(tomb, sizeof(tomb), "COALESCE((SELECT deleted_at FROM "
+	    "`%sorganizations` WHERE clerk_id = ?), (SELECT deleted_at FROM "
+	    "`%susers` WHERE clerk_id = ?))", pre, pre);
+	build_upsert(st->sql[STMT_MEMBER_UPSERT], pre,
+	    "organization_memberships", member_columns, MEMBER_NCOLS, tomb);
+	build_delete(st->sql[STMT_MEMBER_DELETE], pre,
+	    "organization_memberships", member_columns, MEMBER_NCOLS, NULL,
+	    keep);
+
+	/*
+	 * Clerk keeps one membership per (organization, user): of several
+	 * live ones here (a delete lost or still in flight), the newest
+	 * stays. The derived table lets MySQL read the table it updates.
+	 */
+	cat(st->sql[STMT_MEMBER_END_OLDER], "UPDATE "
+	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
+	    "org_clerk_id = ? AND user_clerk_id = ? AND deleted_at IS NULL "
+	    "AND clerk_id <> (SELECT clerk_id FROM (SELECT clerk_id FROM "
+	    "`%sorganization_memberships` WHERE org_clerk_id = ? AND "
+	    "user_clerk_id = ? AND deleted_at IS NULL ORDER BY "
+	    "clerk_created_at DESC, clerk_id DESC LIMIT 1) AS newest)", pre,
+	    pre);
+	cat(st->sql[STMT_MEMBERS_END_USER], "UPDATE "
+	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
+	    "user_clerk_id = ? AND deleted_at IS NULL", pre);
+	cat(st->sql[STMT_MEMBERS_END_ORG], "UPDATE "
+	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
+	    "org_clerk_id = ? AND deleted_at IS NULL", pre);
 }
 
 struct store *
@@ -321,6 +418,176 @@ bind_tiny(MYSQL_BIND *b, const signed char *v)
 	b->buffer = (void *)(uintptr_t)v;
 }
 
+/* ts, in ms since the epoch, as a DATETIME(3) in UTC. */
+static int
+bind_when(struct store *st, MYSQL_BIND *b, MYSQL_TIME *when, long long ts,
+    char *err, size_t errsz)
+{
+	time_t		 sec = (time_t)(ts / 1000);
+	struct tm	 tm;
+
+	if (gmtime_r(&sec, &tm) == NULL) {
+		st->errcode = CR_UNKNOWN_ERROR;
+		snprintf(err, errsz, "time out of range");
+		return -1;
+	}
+	memset(when, 0, sizeof(*when));
+	when->year = (unsigned int)tm.tm_year + 1900;
+	when->month = (unsigned int)tm.tm_mon + 1;
+	when->day = (unsigned int)tm.tm_mday;
+	when->hour = (unsigned int)tm.tm_hour;
+	when->minute = (unsigned int)tm.tm_min;
+	when->second = (unsigned int)tm.tm_sec;
+	when->second_part = (unsigned long)(ts % 1000) * 1000;
+	when->time_type = MYSQL_TIMESTAMP_DATETIME;
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = when;
+	return 0;
+}
+
+static void
+bind_id(MYSQL_BIND *b, const char *id)
+{
+	bind_text(b, id, strlen(id));
+}
+
+/* Rows changed by the user statements, or -1. */
+static long long
+write_user(struct store *st, const struct event *ev, long long ts,
+    char *err, size_t errsz)
+{
+	const struct event_user	*u = &ev->user;
+	MYSQL_BIND		 b[USER_NCOLS];
+	MYSQL_TIME		 when;
+	unsigned long long	 rows, ended = 0;
+	signed char		 verified, banned, locked;
+
+	if (ev->type == EVENT_USER_DELETED) {
+		bind_id(&b[0], ev->object_id);
+		if (bind_when(st, &b[1], &when, ts, err, errsz) == -1 ||
+		    exec(st, STMT_USER_DELETE, b, &rows, err, errsz) == -1)
+			return -1;
+		/* Clerk ends a deleted user's memberships. */
+		if (st->cf->events & CONFIG_EVENTS_MEMBERSHIPS) {
+			b[0] = b[1];
+			bind_id(&b[1], ev->object_id);
+			if (exec(st, STMT_MEMBERS_END_USER, b, &ended, err,
+			    errsz) == -1)
+				return -1;
+		}
+		return (long long)(rows + ended);
+	}
+	verified = (signed char)u->email_verified;
+	banned = (signed char)u->banned;
+	locked = (signed char)u->locked;
+	bind_id(&b[0], ev->object_id);
+	bind_ev(&b[1], &u->email);
+	bind_tiny(&b[2], &verified);
+	bind_ev(&b[3], &u->phone);
+	bind_ev(&b[4], &u->username);
+	bind_ev(&b[5], &u->first_name);
+	bind_ev(&b[6], &u->last_name);
+	bind_ev(&b[7], &u->image_url);
+	bind_ev(&b[8], &u->external_id);
+	bind_ev(&b[9], &u->public_metadata);
+	bind_tiny(&b[10], &banned);
+	bind_tiny(&b[11], &locked);
+	bind_int(&b[12], &u->last_sign_in_at);
+	bind_int(&b[13], &u->created_at);
+	bind_ev(&b[14], &u->clerk_data);
+	bind_int(&b[15], &u->updated_at);
+	if (exec(st, STMT_USER_UPSERT, b, &rows, err, errsz) == -1)
+		return -1;
+	return (long long)rows;
+}
+
+/* The organization of ev, or its tombstone; rows changed, or -1. */
+static long long
+write_org(struct store *st, const struct event *ev, long long ts,
+    char *err, size_t errsz)
+{
+	const struct event_org	*o = &ev->org;
+	MYSQL_BIND		 b[ORG_NCOLS];
+	MYSQL_TIME		 when;
+	unsigned long long	 rows, ended = 0;
+
+	bind_id(&b[0], o->id);
+	if (ev->type == EVENT_ORG_DELETED) {
+		if (bind_when(st, &b[1], &when, ts, err, errsz) == -1 ||
+		    exec(st, STMT_ORG_DELETE, b, &rows, err, errsz) == -1)
+			return -1;
+		if (st->cf->events & CONFIG_EVENTS_MEMBERSHIPS) {
+			b[0] = b[1];
+			bind_id(&b[1], o->id);
+			if (exec(st, STMT_MEMBERS_END_ORG, b, &ended, err,
+			    errsz) == -1)
+				return -1;
+		}
+		return (long long)(rows + ended);
+	}
+	bind_ev(&b[1], &o->name);
+	bind_ev(&b[2], &o->slug);
+	bind_ev(&b[3], &o->image_url);
+	bind_ev(&b[4], &o->created_by);
+	bind_ev(&b[5], &o->public_metadata);
+	bind_int(&b[6], &o->created_at);
+	bind_ev(&b[7], &o->clerk_data);
+	bind_int(&b[8], &o->updated_at);
+	if (exec(st, STMT_ORG_UPSERT, b, &rows, err, errsz) == -1)
+		return -1;
+	return (long long)rows;
+}
+
+/*
+ * A membership event: its organization snapshot first, under the same
+ * guard. That also locks the organization's row, so that events for the
+ * members of one organization are applied one at a time, and the check
+ * for several live memberships of a pair sees every committed one.
+ */
+static long long
+write_member(struct store *st, const struct event *ev, long long ts,
+    char *err, size_t errsz)
+{
+	const struct event_member *m = &ev->member;
+	MYSQL_BIND		 b[MEMBER_NCOLS + 2];
+	MYSQL_TIME		 when;
+	unsigned long long	 rows, ended = 0;
+	long long		 org;
+
+	if ((org = write_org(st, ev, ts, err, errsz)) == -1)
+		return -1;
+	bind_id(&b[0], ev->object_id);
+	bind_id(&b[1], ev->org.id);
+	bind_id(&b[2], m->user_id);
+	bind_ev(&b[3], &m->role);
+	bind_ev(&b[4], &m->permissions);
+	bind_ev(&b[5], &m->public_metadata);
+	bind_int(&b[6], &m->created_at);
+	bind_int(&b[7], &m->updated_at);
+	if (ev->type == EVENT_MEMBER_DELETED) {
+		if (bind_when(st, &b[8], &when, ts, err, errsz) == -1 ||
+		    exec(st, STMT_MEMBER_DELETE, b, &rows, err, errsz) == -1)
+			return -1;
+		return org + (long long)rows;
+	}
+	bind_id(&b[8], ev->org.id);
+	bind_id(&b[9], m->user_id);
+	if (exec(st, STMT_MEMBER_UPSERT, b, &rows, err, errsz) == -1)
+		return -1;
+	if (rows > 0) {
+		if (bind_when(st, &b[0], &when, ts, err, errsz) == -1)
+			return -1;
+		bind_id(&b[1], ev->org.id);
+		bind_id(&b[2], m->user_id);
+		b[3] = b[1];
+		b[4] = b[2];
+		if (exec(st, STMT_MEMBER_END_OLDER, b, &ended, err, errsz) == -1)
+			return -1;
+	}
+	return org + (long long)rows;
+}
+
 /*
  * One try of the whole transaction. Returns the outcome, or -1 with
  * st->errcode and err set; the caller rolls back.
@@ -329,19 +596,15 @@ static int
 txn(struct store *st, const struct event *ev, const char *svix_id,
     long long ts, char *err, size_t errsz)
 {
-	const struct event_user	*u = &ev->user;
-	MYSQL_BIND		 b[USER_NCOLS];
-	MYSQL_TIME		 when;
+	MYSQL_BIND		 b[4];
 	unsigned long long	 rows;
-	signed char		 verified, banned, locked;
-	time_t			 sec;
-	struct tm		 tm;
+	long long		 changed;
 	const char		*type = ev->type_name;
 
 	/* Claim the svix-id first: a concurrent duplicate waits on it. */
-	bind_text(&b[0], svix_id, strlen(svix_id));
-	bind_text(&b[1], type, strlen(type));
-	bind_text(&b[2], ev->object_id, strlen(ev->object_id));
+	bind_id(&b[0], svix_id);
+	bind_id(&b[1], type);
+	bind_id(&b[2], ev->object_id);
 	bind_int(&b[3], &ts);
 	if (exec(st, STMT_EVENT_INSERT, b, &rows, err, errsz) == -1) {
 		if (st->errcode != ER_DUP_ENTRY)
@@ -350,54 +613,32 @@ txn(struct store *st, const struct event *ev, const char *svix_id,
 		return STORE_DUPLICATE;
 	}
 
-	if (ev->type == EVENT_USER_DELETED) {
-		sec = (time_t)(ts / 1000);
-		if (gmtime_r(&sec, &tm) == NULL) {
-			st->errcode = CR_UNKNOWN_ERROR;
-			snprintf(err, errsz, "time out of range");
-			return -1;
-		}
-		memset(&when, 0, sizeof(when));
-		when.year = (unsigned int)tm.tm_year + 1900;
-		when.month = (unsigned int)tm.tm_mon + 1;
-		when.day = (unsigned int)tm.tm_mday;
-		when.hour = (unsigned int)tm.tm_hour;
-		when.minute = (unsigned int)tm.tm_min;
-		when.second = (unsigned int)tm.tm_sec;
-		when.second_part = (unsigned long)(ts % 1000) * 1000;
-		when.time_type = MYSQL_TIMESTAMP_DATETIME;
-		bind_text(&b[0], ev->object_id, strlen(ev->object_id));
-		memset(&b[1], 0, sizeof(b[1]));
-		b[1].buffer_type = MYSQL_TYPE_DATETIME;
-		b[1].buffer = &when;
-		if (exec(st, STMT_USER_DELETE, b, &rows, err, errsz) == -1)
-			return -1;
-	} else {
-		verified = (signed char)u->email_verified;
-		banned = (signed char)u->banned;
-		locked = (signed char)u->locked;
-		bind_text(&b[0], ev->object_id, strlen(ev->object_id));
-		bind_ev(&b[1], &u->email);
-		bind_tiny(&b[2], &verified);
-		bind_ev(&b[3], &u->phone);
-		bind_ev(&b[4], &u->username);
-		bind_ev(&b[5], &u->first_name);
-		bind_ev(&b[6], &u->last_name);
-		bind_ev(&b[7], &u->image_url);
-		bind_ev(&b[8], &u->external_id);
-		bind_ev(&b[9], &u->public_metadata);
-		bind_tiny(&b[10], &banned);
-		bind_tiny(&b[11], &locked);
-		bind_int(&b[12], &u->last_sign_in_at);
-		bind_int(&b[13], &u->created_at);
-		bind_ev(&b[14], &u->clerk_data);
-		bind_int(&b[15], &u->updated_at);
-		if (exec(st, STMT_USER_UPSERT, b, &rows, err, errsz) == -1)
-			return -1;
+	switch (ev->type) {
+	case EVENT_USER_CREATED:
+	case EVENT_USER_UPDATED:
+	case EVENT_USER_DELETED:
+		changed = write_user(st, ev, ts, err, errsz);
+		break;
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+	case EVENT_ORG_DELETED:
+		changed = write_org(st, ev, ts, err, errsz);
+		break;
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+	case EVENT_MEMBER_DELETED:
+		changed = write_member(st, ev, ts, err, errsz);
+		break;
+	default:
+		st->errcode = CR_UNKNOWN_ERROR;
+		snprintf(err, errsz, "no statement for %s", type);
+		return -1;
 	}
-	if (rows > 0)
+	if (changed == -1)
+		return -1;
+	if (changed > 0)
 		return STORE_APPLIED;
-	bind_text(&b[0], svix_id, strlen(svix_id));
+	bind_id(&b[0], svix_id);
 	if (exec(st, STMT_EVENT_STALE, b, &rows, err, errsz) == -1)
 		return -1;
 	return STORE_STALE;
@@ -515,6 +756,28 @@ schema_version(struct store *st, int *version, char *err, size_t errsz)
 	return 0;
 }
 
+/* Whether the events setting can lead to statement id. */
+static int
+needed(const struct store *st, enum stmt_id id)
+{
+	unsigned int	 ev = st->cf->events;
+
+	switch (id) {
+	case STMT_ORG_UPSERT:
+	case STMT_ORG_DELETE:
+		return (ev & (CONFIG_EVENTS_ORGANIZATIONS |
+		    CONFIG_EVENTS_MEMBERSHIPS)) != 0;
+	case STMT_MEMBER_UPSERT:
+	case STMT_MEMBER_DELETE:
+	case STMT_MEMBER_END_OLDER:
+	case STMT_MEMBERS_END_USER:
+	case STMT_MEMBERS_END_ORG:
+		return (ev & CONFIG_EVENTS_MEMBERSHIPS) != 0;
+	default:
+		return 1;
+	}
+}
+
 int
 store_probe(struct store *st, int *version, char *err, size_t errsz)
 {
@@ -525,15 +788,17 @@ store_probe(struct store *st, int *version, char *err, size_t errsz)
 	if (schema_version(st, version, err, errsz) == -1)
 		return -1;
 	for (i = 0; i < STMT__MAX; i++)
-		if (prepare(st, (enum stmt_id)i, "tables (run migrate, check "
-		    "table_prefix)", err, errsz) == -1)
+		if (needed(st, (enum stmt_id)i) && prepare(st, (enum stmt_id)i,
+		    "tables (run migrate, check table_prefix)", err,
+		    errsz) == -1)
 			return -1;
 	return 0;
 }
 
 /* The table names of schema/, to which table_prefix is added. */
 static const char *const schema_tables[] = {
-	"users", "clerk_webhook_events", "clerksync_schema"
+	"users", "clerk_webhook_events", "clerksync_schema", "organizations",
+	"organization_memberships"
 };
 
 /*

@@ -9,17 +9,21 @@
  *  - failure: why is a non-empty phrase;
  *  - success: type in range and type_name set; the envelope timestamp is
  *    -1 or within 0..EVENT_TS_MAX;
- *  - user events: object_id is a Clerk id (1..64 of [A-Za-z0-9_-]), and it
+ *  - handled events: object_id is a Clerk id (1..64 of [A-Za-z0-9_-]), and it
  *    is the whole of data.id as sent (no \u0000 cut); the type as sent is
  *    exactly the handled name (no \u0000 cut);
  *  - user.created/updated: updated_at in 0..2^53-1; the text views are
  *    C strings of their stated length, UTF-8, within their column sizes;
  *    email_verified in -1..1, banned/locked 0/1;
- *  - the JSON views (public_metadata, clerk_data) lie inside the input or
- *    inside ev->buf, are valid JSON nested at most EVENT_JSON_DEPTH_MAX;
- *    clerk_data is an object whose "id" member is object_id (the data the
- *    columns came from), and without private_too none of its members is
- *    named private_metadata, escaped or not.
+ *  - organization and membership events: the organization's id, its
+ *    created_by and the member's user_id are Clerk ids; the texts as
+ *    above; permissions is an array;
+ *  - the JSON views (metadata, clerk_data, permissions) lie inside the
+ *    input or inside ev->buf, are valid JSON nested at most
+ *    EVENT_JSON_DEPTH_MAX; clerk_data is an object whose "id" member is
+ *    the object's id (the data the columns came from), and without
+ *    private_too none of its members is named private_metadata, escaped
+ *    or not.
  *
  * (No cJSON here: event.c installs cJSON hooks for its arena.)
  *
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "event.h"
 #include "json.h"
 #include "sig.h"
@@ -217,6 +222,63 @@ skip_value(const char *p, const char *e)
 	return p;
 }
 
+/* A Clerk id: 1..64 of [A-Za-z0-9_-]. */
+static void
+clerk_id(const char *id)
+{
+	size_t	 i;
+
+	CHECK(id != NULL);
+	CHECK(strlen(id) >= 1 && strlen(id) <= EVENT_ID_MAX);
+	for (i = 0; id[i] != '\0'; i++)
+		CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_-", id[i]) != NULL);
+}
+
+/*
+ * A clerk_data view: an object; without private_too no member named
+ * private_metadata; its first plainly written "id" is id.
+ */
+static void
+clerk_data(const struct event_text *cd, const char *id, int private_too)
+{
+	const char	*p, *e;
+	char		 key[64];
+	size_t		 kl;
+	int		 ids = 0;
+
+	if (cd->p == NULL)
+		return;
+	p = cd->p;
+	e = p + cd->len;
+	CHECK(*p == '{');
+	/* Each top-level member, its name decoded. */
+	for (p++; (p = next_key(p, e, key, sizeof(key), &kl)) != NULL;) {
+		const char *val = p;
+
+		p = skip_value(p, e);
+		if (!private_too && !skip_private && kl == 16 &&
+		    memcmp(key, "private_metadata", 16) == 0) {
+			fprintf(stderr, "fuzz_event: private_metadata member in "
+			    "clerk_data: %.*s\n", (int)(p - val > 200 ? 200 :
+			    p - val), val);
+			abort();
+		}
+		if (!skip_coherent && kl == 2 && memcmp(key, "id", 2) == 0 &&
+		    ids++ == 0 && *val == '"' && memchr(val, '\\',
+		    (size_t)(p - val)) == NULL) {
+			/* The first "id", if written plainly. */
+			if ((size_t)(p - val) != strlen(id) + 2 ||
+			    memcmp(val + 1, id, strlen(id)) != 0) {
+				fprintf(stderr, "fuzz_event: clerk_data id %.*s "
+				    "is not %s\n", (int)(p - val > 80 ? 80 :
+				    p - val), val, id);
+				abort();
+			}
+		}
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -224,7 +286,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_span	 v, dspan;
 	const char		*why = "unset";
 	char			*body;
-	size_t			 len, i;
+	size_t			 len;
 	int			 rc, private_too;
 
 	if (size < 1)
@@ -238,7 +300,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len)
 		memcpy(body, data + 1, len);
 
-	rc = event_parse(body, len, private_too, &ev, &why);
+	rc = event_parse(body, len, private_too, CONFIG_EVENTS_ALL, &ev, &why);
 	CHECK(rc == 0 || rc == -1);
 	if (rc == -1) {
 		CHECK(why != NULL && *why != '\0');
@@ -252,11 +314,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 
 	CHECK(strcmp(ev.type_name, event_type_names[ev.type]) == 0);
-	CHECK(ev.object_id != NULL);
-	CHECK(strlen(ev.object_id) >= 1 && strlen(ev.object_id) <= EVENT_ID_MAX);
-	for (i = 0; ev.object_id[i] != '\0'; i++)
-		CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789_-", ev.object_id[i]) != NULL);
+	clerk_id(ev.object_id);
 	if (!skip_nul_cut) {
 		/* What the scanner sees as the type and data.id, as sent. */
 		if (raw_member(body, len, "type", &v))
@@ -265,60 +323,64 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    json_member(dspan, "id", &v))
 			CHECK(!has_nul_escape(v));
 	}
-	if (ev.type == EVENT_USER_DELETED)
-		goto out;
-
-	CHECK(ev.user.updated_at >= 0 &&
-	    ev.user.updated_at <= 9007199254740991LL);
-	CHECK(ev.user.created_at >= -1 && ev.user.last_sign_in_at >= -1);
-	CHECK(ev.user.email_verified >= -1 && ev.user.email_verified <= 1);
-	CHECK(ev.user.banned == 0 || ev.user.banned == 1);
-	CHECK(ev.user.locked == 0 || ev.user.locked == 1);
-	text(&ev.user.email, EVENT_EMAIL_MAX, 0);
-	text(&ev.user.phone, EVENT_PHONE_MAX, 0);
-	text(&ev.user.username, EVENT_USERNAME_MAX, 0);
-	text(&ev.user.first_name, EVENT_NAME_MAX, 0);
-	text(&ev.user.last_name, EVENT_NAME_MAX, 0);
-	text(&ev.user.image_url, EVENT_URL_MAX, 1);
-	text(&ev.user.external_id, EVENT_EXTERNAL_ID_MAX, 0);
-	json_view(&ev.user.public_metadata, body, len, &ev);
-	json_view(&ev.user.clerk_data, body, len, &ev);
-
-	if (ev.user.clerk_data.p != NULL) {
-		const char *p = ev.user.clerk_data.p;
-		const char *e = p + ev.user.clerk_data.len;
-		char	 key[64];
-		size_t	 kl;
-		int	 ids = 0;
-
-		CHECK(*p == '{');
-		/* Each top-level member, its name decoded. */
-		for (p++; (p = next_key(p, e, key, sizeof(key), &kl)) != NULL;) {
-			const char *val = p;
-
-			p = skip_value(p, e);
-			if (!private_too && !skip_private && kl == 16 &&
-			    memcmp(key, "private_metadata", 16) == 0) {
-				fprintf(stderr, "fuzz_event: private_metadata "
-				    "member in clerk_data: %.*s\n", (int)(p - val >
-				    200 ? 200 : p - val), val);
-				abort();
-			}
-			if (!skip_coherent && kl == 2 && memcmp(key, "id", 2) == 0 &&
-			    ids++ == 0 && *val == '"' && memchr(val, '\\',
-			    (size_t)(p - val)) == NULL) {
-				/* The first "id", if written plainly. */
-				if ((size_t)(p - val) != strlen(ev.object_id) + 2 ||
-				    memcmp(val + 1, ev.object_id,
-				    strlen(ev.object_id)) != 0) {
-					fprintf(stderr, "fuzz_event: clerk_data id "
-					    "%.*s is not object_id %s\n",
-					    (int)(p - val > 80 ? 80 : p - val), val,
-					    ev.object_id);
-					abort();
-				}
-			}
+	switch (ev.type) {
+	case EVENT_USER_CREATED:
+	case EVENT_USER_UPDATED:
+		CHECK(ev.user.updated_at >= 0 &&
+		    ev.user.updated_at <= 9007199254740991LL);
+		CHECK(ev.user.created_at >= -1 && ev.user.last_sign_in_at >= -1);
+		CHECK(ev.user.email_verified >= -1 &&
+		    ev.user.email_verified <= 1);
+		CHECK(ev.user.banned == 0 || ev.user.banned == 1);
+		CHECK(ev.user.locked == 0 || ev.user.locked == 1);
+		text(&ev.user.email, EVENT_EMAIL_MAX, 0);
+		text(&ev.user.phone, EVENT_PHONE_MAX, 0);
+		text(&ev.user.username, EVENT_USERNAME_MAX, 0);
+		text(&ev.user.first_name, EVENT_NAME_MAX, 0);
+		text(&ev.user.last_name, EVENT_NAME_MAX, 0);
+		text(&ev.user.image_url, EVENT_URL_MAX, 1);
+		text(&ev.user.external_id, EVENT_EXTERNAL_ID_MAX, 0);
+		json_view(&ev.user.public_metadata, body, len, &ev);
+		json_view(&ev.user.clerk_data, body, len, &ev);
+		clerk_data(&ev.user.clerk_data, ev.object_id, private_too);
+		break;
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+	case EVENT_MEMBER_DELETED:
+		clerk_id(ev.org.id);
+		CHECK(ev.org.updated_at >= 0 &&
+		    ev.org.updated_at <= 9007199254740991LL);
+		CHECK(ev.org.created_at >= -1);
+		text(&ev.org.name, EVENT_NAME_MAX, 0);
+		text(&ev.org.slug, EVENT_SLUG_MAX, 0);
+		text(&ev.org.image_url, EVENT_URL_MAX, 1);
+		text(&ev.org.created_by, EVENT_ID_MAX, 1);
+		if (ev.org.created_by.p != NULL)
+			clerk_id(ev.org.created_by.p);
+		json_view(&ev.org.public_metadata, body, len, &ev);
+		json_view(&ev.org.clerk_data, body, len, &ev);
+		clerk_data(&ev.org.clerk_data, ev.org.id, private_too);
+		if (ev.type == EVENT_ORG_CREATED || ev.type == EVENT_ORG_UPDATED) {
+			CHECK(strcmp(ev.org.id, ev.object_id) == 0);
+			break;
 		}
+		clerk_id(ev.member.user_id);
+		CHECK(ev.member.updated_at >= -1 && ev.member.created_at >= -1);
+		CHECK(ev.member.updated_at >= 0 ||
+		    ev.type == EVENT_MEMBER_DELETED);
+		text(&ev.member.role, EVENT_ROLE_MAX, 0);
+		json_view(&ev.member.permissions, body, len, &ev);
+		CHECK(ev.member.permissions.p == NULL ||
+		    ev.member.permissions.p[0] == '[');
+		json_view(&ev.member.public_metadata, body, len, &ev);
+		break;
+	case EVENT_ORG_DELETED:
+		CHECK(strcmp(ev.org.id, ev.object_id) == 0);
+		break;
+	default:
+		break;
 	}
 out:
 	event_free(&ev);

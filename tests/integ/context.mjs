@@ -7,7 +7,7 @@ import { writeConfig } from '../lib/conf.mjs';
 import { onCleanup, tmpDir } from '../lib/procs.mjs';
 import { newMsgId, newSecret, nowSeconds, signedHeaders } from '../lib/sign.mjs';
 import { diag, eq, ok } from '../lib/tap.mjs';
-import { answer, errorShapeOk, normaliseUser, USER_COLUMNS, APP_COLUMNS } from './expect.mjs';
+import { answer, errorShapeOk, normaliseRow, normaliseUser, MEMBER_COLUMNS, ORG_COLUMNS, USER_COLUMNS, APP_COLUMNS } from './expect.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -113,6 +113,24 @@ export class Context {
   async reset() {
     await this.db.query('DELETE FROM users');
     await this.db.query('DELETE FROM clerk_webhook_events');
+    await this.db.query('DELETE FROM organizations');
+    await this.db.query('DELETE FROM organization_memberships');
+  }
+
+  async org(clerkId) {
+    const rows = await this.db.query(`SELECT ${ORG_COLUMNS.join(', ')} FROM organizations WHERE clerk_id = ?`, [clerkId]);
+    return rows.length ? normaliseRow(rows[0], ORG_COLUMNS) : null;
+  }
+
+  async member(clerkId) {
+    const rows = await this.db.query(`SELECT ${MEMBER_COLUMNS.join(', ')} FROM organization_memberships WHERE clerk_id = ?`, [clerkId]);
+    return rows.length ? normaliseRow(rows[0], MEMBER_COLUMNS) : null;
+  }
+
+  async orgCounts() {
+    const [o] = await this.db.query('SELECT COUNT(*) AS n FROM organizations');
+    const [m] = await this.db.query('SELECT COUNT(*) AS n FROM organization_memberships');
+    return { organizations: Number(o.n), memberships: Number(m.n) };
   }
 
   async user(clerkId, table = 'users') {

@@ -8,9 +8,23 @@ export const PERSONAL_COLUMNS = [
   'email', 'email_verified', 'phone', 'username', 'first_name', 'last_name', 'image_url', 'external_id',
   'public_metadata', 'clerk_data',
 ];
-const JSON_COLUMNS = new Set(['public_metadata', 'clerk_data']);
+const JSON_COLUMNS = new Set(['public_metadata', 'clerk_data', 'permissions']);
 
-export const HANDLED_TYPES = new Set(['user.created', 'user.updated', 'user.deleted']);
+export const HANDLED_TYPES = new Set([
+  'user.created', 'user.updated', 'user.deleted',
+  'organization.created', 'organization.updated', 'organization.deleted',
+  'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',
+]);
+
+export const ORG_COLUMNS = [
+  'clerk_id', 'name', 'slug', 'image_url', 'created_by', 'public_metadata', 'clerk_created_at',
+  'clerk_updated_at', 'clerk_data', 'deleted_at',
+];
+export const ORG_PERSONAL_COLUMNS = ['name', 'slug', 'image_url', 'created_by', 'public_metadata', 'clerk_data'];
+export const MEMBER_COLUMNS = [
+  'clerk_id', 'org_clerk_id', 'user_clerk_id', 'role', 'permissions', 'public_metadata', 'clerk_created_at',
+  'clerk_updated_at', 'deleted_at',
+];
 
 const nil = (v) => (v === undefined ? null : v);
 
@@ -62,6 +76,59 @@ export function expectedDeleted(before, event, { keep = false } = {}) {
   if (!keep) for (const c of PERSONAL_COLUMNS) row[c] = null;
   row.deleted_at = msToDatetime(event.timestamp);
   return row;
+}
+
+// An organizations row as clerksync writes it from an organization
+// object (of organization.* or a membership's snapshot).
+export function expectedOrg(o, { syncPrivate = false } = {}) {
+  const clerkData = { ...o };
+  if (!syncPrivate) delete clerkData.private_metadata;
+  return {
+    clerk_id: o.id,
+    name: nil(o.name),
+    slug: nil(o.slug),
+    image_url: nil(o.image_url),
+    created_by: nil(o.created_by),
+    public_metadata: nil(o.public_metadata),
+    clerk_created_at: nil(o.created_at),
+    clerk_updated_at: nil(o.updated_at),
+    clerk_data: clerkData,
+    deleted_at: null,
+  };
+}
+
+export function expectedOrgDeleted(before, event, { keep = false } = {}) {
+  const row = before ? { ...before } : Object.fromEntries(ORG_COLUMNS.map((c) => [c, null]));
+  if (!before) row.clerk_id = event.data.id;
+  if (!keep) for (const c of ORG_PERSONAL_COLUMNS) row[c] = null;
+  row.deleted_at = msToDatetime(event.timestamp);
+  return row;
+}
+
+// An organization_memberships row from a membership object; deletedAt in ms.
+export function expectedMember(d, deletedAt = null) {
+  return {
+    clerk_id: d.id,
+    org_clerk_id: d.organization.id,
+    user_clerk_id: d.public_user_data.user_id,
+    role: nil(d.role),
+    permissions: nil(d.permissions),
+    public_metadata: nil(d.public_metadata),
+    clerk_created_at: nil(d.created_at),
+    clerk_updated_at: nil(d.updated_at),
+    deleted_at: deletedAt === null ? null : msToDatetime(deletedAt),
+  };
+}
+
+export function normaliseRow(r, columns) {
+  const out = {};
+  for (const c of columns) {
+    let v = r[c];
+    if (JSON_COLUMNS.has(c) && typeof v === 'string') v = JSON.parse(v);
+    if (typeof v === 'bigint') v = Number(v);
+    out[c] = v === undefined ? null : v;
+  }
+  return out;
 }
 
 export function normaliseUser(r) {

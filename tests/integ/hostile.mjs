@@ -70,7 +70,7 @@ const signed = (body, opts = {}) => ({ headers: signedHeaders(ctx.secret, body, 
 // ---------------------------------------------------------------- database
 
 async function snapshot() {
-  const sums = await ctx.db.query('CHECKSUM TABLE users, clerk_webhook_events EXTENDED');
+  const sums = await ctx.db.query('CHECKSUM TABLE users, clerk_webhook_events, organizations, organization_memberships EXTENDED');
   const tables = await ctx.db.query('SHOW TABLES');
   const counts = await ctx.counts();
   return { ...counts, checksums: sums.map((r) => `${r.Table.split('.').pop()}=${r.Checksum}`), tables: tables.length };

@@ -12,6 +12,7 @@ import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
 import * as maintenance from './cases/maintenance.mjs';
 import * as ordering from './cases/ordering.mjs';
+import * as organizations from './cases/organizations.mjs';
 import * as outage from './cases/outage.mjs';
 import * as persistent from './cases/persistent.mjs';
 
@@ -43,6 +44,9 @@ try {
   await ordering.run(ctx, ctx.cgi);
   await ordering.run(ctx, fcgi);
   await ordering.settings(ctx);
+  await organizations.run(ctx, ctx.cgi);
+  await organizations.run(ctx, fcgi);
+  await organizations.settings(ctx);
   await concurrency.run(ctx, lighttpd, expectedUser);
   await persistent.connections(ctx, fcgi, lighttpd);
   await persistent.run(ctx, fcgi, lighttpd);

@@ -57,21 +57,24 @@ good(void)
 	ok(cf.tolerance == 300 && cf.max_body == 1048576 &&
 	    cf.retention_days == 30 && cf.log_level == LOG_INFO &&
 	    cf.table_prefix[0] == '\0' && !cf.sync_private_metadata &&
-	    !cf.keep_deleted_data && cf.log_file == NULL, "defaults");
+	    !cf.keep_deleted_data && cf.log_file == NULL &&
+	    cf.events == CONFIG_EVENTS_ALL, "defaults");
 	config_free(&cf);
 
 	ok(load("# comment\n; another\n\n  " BASE "table_prefix = cs_\r\n"
 	    "timestamp_tolerance=60\nmax_body = 2048\nlog_level = debug\n"
 	    "sync_private_metadata = on\nkeep_deleted_data = yes\n"
 	    "event_retention_days = 7\ndb_host = 127.0.0.1\ndb_port = 3307\n"
-	    "log_file = /tmp/x.log\n", NULL, &cf, err, sizeof(err)) == 0,
-	    "every key");
+	    "log_file = /tmp/x.log\nevents = users, memberships\n", NULL, &cf,
+	    err, sizeof(err)) == 0, "every key");
 	ok(strcmp(cf.table_prefix, "cs_") == 0 && cf.tolerance == 60 &&
 	    cf.max_body == 2048 && cf.log_level == LOG_DEBUG &&
 	    cf.sync_private_metadata && cf.keep_deleted_data &&
 	    cf.retention_days == 7 && cf.db_port == 3307 &&
 	    strcmp(cf.db_host, "127.0.0.1") == 0 &&
-	    strcmp(cf.log_file, "/tmp/x.log") == 0, "every value");
+	    strcmp(cf.log_file, "/tmp/x.log") == 0 &&
+	    cf.events == (CONFIG_EVENTS_USERS | CONFIG_EVENTS_MEMBERSHIPS),
+	    "every value");
 	config_free(&cf);
 
 	ok(load("signing_secret = " SECRET "  " SECRET2 "\ndb_user=a\n"
@@ -148,6 +151,9 @@ bad(void)
 		    "sync_private_metadata" },
 		{ BASE "keep_deleted_data = 2\n", "keep_deleted_data" },
 		{ BASE "event_retention_days = 0\n", "event_retention_days" },
+		{ BASE "events = users sessions\n", "events" },
+		{ BASE "events = ,\n", "events" },
+		{ BASE "events = Users\n", "events" },
 		{ "signing_secret = " SECRET "\ndatabase_url = postgres://x/y\n",
 		    "database_url" },
 		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p@h\n",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "event.h"
 #include "json.h"
 #include "tap.h"
@@ -44,7 +45,8 @@ parse_file(const char *name, int private_too, struct event *ev,
 	snprintf(path, sizeof(path), FIXTURES "/clerk/%s", name);
 	*text = read_file(path, &len);
 	*g = guard(*text, len);
-	return event_parse(g->p, len, private_too, ev, &why);
+	return event_parse(g->p, len, private_too, CONFIG_EVENTS_ALL, ev,
+	    &why);
 }
 
 static void
@@ -144,9 +146,167 @@ fixtures(void)
 	    strcmp(ev.type_name, "session.created") == 0,
 	    "session.created is verified but not handled");
 	done(&ev, &g, t);
+}
+
+static void
+organizations(void)
+{
+	struct event	 ev;
+	struct guarded	 g;
+	char		*t;
+	const char	*why;
+	const char	*org = "org_3B4IN0XzuxbhgMZBFcf8xe56uH4";
+	size_t		 len;
+
 	ok(parse_file("organization.created.json", 0, &ev, &g, &t) == 0 &&
-	    ev.type == EVENT_OTHER, "organization.created is not handled");
+	    ev.type == EVENT_ORG_CREATED && strcmp(ev.object_id, org) == 0 &&
+	    strcmp(ev.org.id, org) == 0, "organization.created: type, id");
+	ok(text_is(ev.org.name, "Caf\xc3\xa9 \xc3\x91" "and\xc3\xba "
+	    "Co\xc3\xb6perative \xe2\x98\x95") &&
+	    text_is(ev.org.slug, "cafe-nandu-cooperative") &&
+	    text_is(ev.org.created_by, "user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV") &&
+	    ev.org.created_at == 1773741871337LL &&
+	    ev.org.updated_at == 1773741871337LL &&
+	    text_has(ev.org.image_url, "https://img.clerk.com/"),
+	    "organization columns");
+	ok(text_is(ev.org.public_metadata, "{}") &&
+	    !text_has(ev.org.clerk_data, "private_metadata") &&
+	    text_has(ev.org.clerk_data, "\"members_count\""),
+	    "organization clerk_data without private_metadata");
 	done(&ev, &g, t);
+
+	ok(parse_file("organization.updated.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_ORG_UPDATED &&
+	    text_has(ev.org.public_metadata, "G\xc3\xb6teborg") &&
+	    !text_has(ev.org.clerk_data, "crm_account_id"),
+	    "organization.updated: metadata kept, private dropped");
+	done(&ev, &g, t);
+	ok(parse_file("organization.updated.json", 1, &ev, &g, &t) == 0 &&
+	    text_has(ev.org.clerk_data, "crm_account_id"),
+	    "sync_private_metadata keeps the organization's");
+	done(&ev, &g, t);
+
+	ok(parse_file("organization.deleted.json", 0, &ev, &g, &t) == 0 &&
+	    ev.type == EVENT_ORG_DELETED && strcmp(ev.org.id, org) == 0 &&
+	    ev.timestamp == 1775354417480LL, "organization.deleted");
+	done(&ev, &g, t);
+
+	ok(parse_file("organizationMembership.created.json", 0, &ev, &g,
+	    &t) == 0 && ev.type == EVENT_MEMBER_CREATED &&
+	    strcmp(ev.object_id, "orgmem_3B9l9C28kcAqWVp1iUCIT91n5fG") == 0,
+	    "membership: type, id");
+	ok(strcmp(ev.org.id, org) == 0 &&
+	    strcmp(ev.member.user_id, "user_3AyBw4s8X0s4WmBgK2996lWIrHi") ==
+	    0 && text_is(ev.member.role, "org:member") &&
+	    text_has(ev.member.permissions, "\"org:sys_billing:read\"") &&
+	    ev.member.permissions.p[0] == '[' &&
+	    ev.member.updated_at == 1773909012004LL &&
+	    ev.member.created_at == 1773909012004LL,
+	    "membership columns");
+	ok(ev.org.updated_at == 1773741871337LL &&
+	    text_is(ev.org.slug, "cafe-nandu-cooperative") &&
+	    !text_has(ev.org.clerk_data, "private_metadata") &&
+	    !text_has(ev.org.clerk_data, "public_user_data"),
+	    "membership: the organization snapshot, and only it");
+	done(&ev, &g, t);
+
+	ok(parse_file("organizationMembership.deleted.json", 0, &ev, &g,
+	    &t) == 0 && ev.type == EVENT_MEMBER_DELETED &&
+	    text_is(ev.member.role, "org:billing") &&
+	    text_has(ev.member.public_metadata, "SE-GBG-042") &&
+	    !text_has(ev.org.clerk_data, "crm_account_id"),
+	    "organizationMembership.deleted is a full object");
+	done(&ev, &g, t);
+
+	/* A family left out of the events setting is not handled. */
+	t = read_file(FIXTURES "/clerk/organization.created.json", &len);
+	g = guard(t, len);
+	ok(event_parse(g.p, len, 0, CONFIG_EVENTS_USERS, &ev, &why) == 0 &&
+	    ev.type == EVENT_OTHER && ev.object_id == NULL,
+	    "events = users: organization.created is ignored");
+	done(&ev, &g, t);
+	t = read_file(FIXTURES "/clerk/user.created.json", &len);
+	g = guard(t, len);
+	ok(event_parse(g.p, len, 0, CONFIG_EVENTS_MEMBERSHIPS, &ev, &why) ==
+	    0 && ev.type == EVENT_OTHER,
+	    "events = memberships: user.created is ignored");
+	done(&ev, &g, t);
+}
+
+#define M(org, extra) "{\"type\":\"organizationMembership.updated\"," \
+	"\"data\":{\"id\":\"orgmem_1\",\"updated_at\":5," \
+	"\"public_user_data\":{\"user_id\":\"user_1\"}," \
+	"\"organization\":" org extra "}}"
+#define O "{\"id\":\"org_1\",\"updated_at\":4}"
+
+static void
+bad_members(void)
+{
+	static const struct {
+		const char	*body;
+		int		 good;
+		const char	*what;
+	} cases[] = {
+		{ M(O, ""), 1, "the least membership" },
+		{ M("null", ""), 0, "organization null" },
+		{ M("[]", ""), 0, "organization an array" },
+		{ M("{\"id\":\"org_1\"}", ""), 0,
+		    "organization without updated_at" },
+		{ M("{\"id\":\"org 1\",\"updated_at\":4}", ""), 0,
+		    "organization id not a Clerk id" },
+		{ M("{\"id\":\"org_\\u00001\",\"updated_at\":4}", ""), 0,
+		    "organization id holding U+0000" },
+		{ M(O, ",\"permissions\":\"org:x\""), 0,
+		    "permissions a string" },
+		{ M(O, ",\"permissions\":[1]"), 0,
+		    "permissions not strings" },
+		{ M(O, ",\"permissions\":null"), 1, "permissions null" },
+		{ M(O, ",\"role\":7"), 0, "role a number" },
+		{ "{\"type\":\"organizationMembership.updated\",\"data\":"
+		    "{\"id\":\"orgmem_1\",\"updated_at\":5,\"organization\""
+		    ":" O "}}", 0, "no public_user_data" },
+		{ "{\"type\":\"organizationMembership.updated\",\"data\":"
+		    "{\"id\":\"orgmem_1\",\"updated_at\":5,\"organization\""
+		    ":" O ",\"public_user_data\":{\"user_id\":\"user_\\u0000"
+		    "x\"}}}", 0, "user_id holding U+0000" },
+		{ "{\"type\":\"organizationMembership.updated\",\"data\":"
+		    "{\"id\":\"orgmem_1\",\"organization\":" O ","
+		    "\"public_user_data\":{\"user_id\":\"user_1\"}}}", 0,
+		    "update without updated_at" },
+		{ "{\"type\":\"organizationMembership.deleted\",\"data\":"
+		    "{\"id\":\"orgmem_1\",\"organization\":" O ","
+		    "\"public_user_data\":{\"user_id\":\"user_1\"}}}", 1,
+		    "a delete needs no updated_at" },
+		{ "{\"type\":\"organization.updated\",\"data\":{\"id\":"
+		    "\"org_1\",\"updated_at\":4,\"name\":[]}}", 0,
+		    "organization name not a string" },
+		{ "{\"type\":\"organization.updated\",\"data\":{\"id\":"
+		    "\"org_1\"}}", 0, "organization.updated without updated_at" },
+		{ "{\"type\":\"organization.deleted\",\"data\":{\"id\":"
+		    "\"org_1\"}}", 1, "organization.deleted: the id is enough" },
+	};
+	static const char by[] = "{\"type\":\"organization.updated\","
+	    "\"data\":{\"id\":\"org_1\",\"updated_at\":4,\"created_by\":"
+	    "\"a b\"}}";
+	struct event	 ev;
+	const char	*why;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = event_parse(cases[i].body, strlen(cases[i].body), 0,
+		    CONFIG_EVENTS_ALL, &ev, &why);
+		ok((rc == 0) == cases[i].good && (rc == 0 || why != NULL),
+		    "%s: %s", cases[i].what, cases[i].good ? "accepted" :
+		    "refused");
+		event_free(&ev);
+	}
+
+	/* created_by that is not a user id: kept out, with a warning. */
+	rc = event_parse(by, strlen(by), 0, CONFIG_EVENTS_ALL, &ev, &why);
+	ok(rc == 0 && ev.org.created_by.p == NULL && ev.warning != NULL,
+	    "created_by not an id: NULL and a warning");
+	event_free(&ev);
 }
 
 #define U(extra) "{\"type\":\"user.updated\",\"timestamp\":1773480413644," \
@@ -221,7 +381,7 @@ bad(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		n = strlen(cases[i].body);
 		g = guard(cases[i].body, n);
-		rc = event_parse(g.p, n, 0, &ev, &why);
+		rc = event_parse(g.p, n, 0, CONFIG_EVENTS_ALL, &ev, &why);
 		ok(rc == -1 && why != NULL && strstr(why, cases[i].why),
 		    "bad case %zu refused (%s)", i, why ? why : "accepted");
 		event_free(&ev);
@@ -255,22 +415,22 @@ fuzzed(void)
 	size_t		 i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ok(event_parse(bad[i], strlen(bad[i]), 0, &ev, &why) == -1,
+		ok(event_parse(bad[i], strlen(bad[i]), 0, CONFIG_EVENTS_ALL, &ev, &why) == -1,
 		    "U+0000 in type, id or a member name refused (%zu): %s", i,
 		    why ? why : "accepted");
 		event_free(&ev);
 	}
-	ok(event_parse(twice, strlen(twice), 0, &ev, &why) == 0 &&
+	ok(event_parse(twice, strlen(twice), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    strcmp(ev.object_id, "user_a") == 0 && ev.user.updated_at == 1 &&
 	    text_has(ev.user.clerk_data, "user_a") &&
 	    !text_has(ev.user.clerk_data, "user_b"),
 	    "data named with an escape: row and clerk_data from one object");
 	event_free(&ev);
-	ok(event_parse(esc, strlen(esc), 0, &ev, &why) == 0 &&
+	ok(event_parse(esc, strlen(esc), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    !text_has(ev.user.clerk_data, "ssn"),
 	    "private_metadata named with an escape is left out");
 	event_free(&ev);
-	ok(event_parse(two, strlen(two), 0, &ev, &why) == 0 &&
+	ok(event_parse(two, strlen(two), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    !text_has(ev.user.clerk_data, "ssn") &&
 	    !text_has(ev.user.clerk_data, "private_metadata") &&
 	    json_validate(ev.user.clerk_data.p, ev.user.clerk_data.len,
@@ -292,26 +452,26 @@ edges(void)
 		memcpy(name, "\xf0\x9f\x9a\x80", 4);
 		memset(name + 4, 'x', (size_t)n - 1);
 		snprintf(body, sizeof(body), U(",\"first_name\":\"%s\""), name);
-		ok((event_parse(body, strlen(body), 0, &ev, &why) == 0) ==
+		ok((event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0) ==
 		    (n == 256), "a name of %d characters is %s", n,
 		    n == 256 ? "accepted" : "refused");
 		event_free(&ev);
 	}
 
 	snprintf(body, sizeof(body), U(",\"updated_at\":null"));
-	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    ev.user.updated_at == 5, "of two equal keys the first counts");
 	event_free(&ev);
 
 	snprintf(body, sizeof(body), "{\"type\":\"user.deleted\","
 	    "\"timestamp\":1775140200,\"data\":{\"id\":\"user_1\"}}");
-	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    ev.timestamp == 1775140200000LL, "a timestamp in seconds is "
 	    "read as seconds");
 	event_free(&ev);
 	snprintf(body, sizeof(body), "{\"type\":\"user.deleted\","
 	    "\"data\":{\"id\":\"user_1\"}}");
-	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    ev.timestamp == -1, "no timestamp: -1");
 	event_free(&ev);
 
@@ -319,7 +479,7 @@ edges(void)
 	    "\"email_addresses\":[{\"id\":\"e2\",\"email_address\":\"b@x\"},"
 	    "{\"id\":\"e1\",\"email_address\":\"a@x\",\"verification\":null}],"
 	    "\"primary_email_address_id\":\"e1\""));
-	ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    text_is(ev.user.email, "a@x") && ev.user.email_verified == 0 &&
 	    text_is(ev.user.public_metadata, NULL),
 	    "primary by id, not position; null verification; null metadata");
@@ -334,7 +494,7 @@ edges(void)
 		memset(p, '[', (size_t)d);
 		memset(p + d, ']', (size_t)d);
 		strcpy(p + 2 * d, "}}");
-		ok(event_parse(body, strlen(body), 0, &ev, &why) == 0 &&
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 		    (ev.user.clerk_data.p == NULL) == (d + 1 > 
 		    EVENT_JSON_DEPTH_MAX) && (ev.warning != NULL) == (d + 1 >
 		    EVENT_JSON_DEPTH_MAX), "data nested %d deep: clerk_data %s",
@@ -347,6 +507,8 @@ int
 main(void)
 {
 	fixtures();
+	organizations();
+	bad_members();
 	bad();
 	fuzzed();
 	edges();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { newMsgId } from '../../lib/sign.mjs';
 import { eq, ok, test } from '../../lib/tap.mjs';
-import { expectedDeleted, expectedUser, HANDLED_TYPES } from '../expect.mjs';
+import { expectedDeleted, expectedMember, expectedOrg, expectedOrgDeleted, expectedUser, HANDLED_TYPES } from '../expect.mjs';
 
 export async function deliverFixture(ctx, driver, file, label) {
   const body = ctx.fixture(file);
@@ -13,12 +13,25 @@ export async function deliverFixture(ctx, driver, file, label) {
   const tag = `${file} [${label}]`;
   if (!HANDLED_TYPES.has(event.type)) {
     ctx.expectAnswer(res, { status: 200, body: 'ignored' }, `${tag}: ignored`);
-    eq(await ctx.counts(), { users: 0, events: 0 }, `${tag}: writes nothing`);
+    eq({ ...(await ctx.counts()), ...(await ctx.orgCounts()) }, { users: 0, events: 0, organizations: 0, memberships: 0 },
+      `${tag}: writes nothing`);
     return;
   }
   ctx.expectAnswer(res, { status: 200, body: 'applied' }, `${tag}: applied`);
-  const want = event.type === 'user.deleted' ? expectedDeleted(null, event) : expectedUser(event.data);
-  eq(await ctx.user(event.data.id), want, `${tag}: users row`);
+  const d = event.data;
+  if (event.type.startsWith('user.')) {
+    const want = event.type === 'user.deleted' ? expectedDeleted(null, event) : expectedUser(d);
+    eq(await ctx.user(d.id), want, `${tag}: users row`);
+  } else if (event.type.startsWith('organization.')) {
+    const want = event.type === 'organization.deleted' ? expectedOrgDeleted(null, event) : expectedOrg(d);
+    eq(await ctx.org(d.id), want, `${tag}: organizations row`);
+    eq(await ctx.orgCounts(), { organizations: 1, memberships: 0 }, `${tag}: no membership row`);
+  } else {
+    const ended = event.type === 'organizationMembership.deleted' ? event.timestamp : null;
+    eq(await ctx.member(d.id), expectedMember(d, ended), `${tag}: organization_memberships row`);
+    eq(await ctx.org(d.organization.id), expectedOrg(d.organization), `${tag}: organizations row from the snapshot`);
+    eq(await ctx.counts(), { users: 0, events: 1 }, `${tag}: no users row`);
+  }
   eq(
     await ctx.events(),
     [{ svix_id: id, event_type: event.type, object_id: event.data.id, event_ts: event.timestamp, outcome: 'applied', received_at_utc: 1 }],
