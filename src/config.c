@@ -19,7 +19,8 @@ const char *const config_key_names[CONFIG__MAX] = {
 	"db_password", "db_name", "database_url", "table_prefix",
 	"timestamp_tolerance", "max_body", "log_file", "log_level",
 	"sync_private_metadata", "keep_deleted_data", "event_retention_days",
-	"events"
+	"events", "clerk_secret_key", "clerk_api_url", "clerk_ca_file",
+	"clerk_rate_limit"
 };
 
 static int
@@ -297,6 +298,61 @@ parse_secrets(struct config *cf, const char *v)
 	return cf->nkeys > 0 ? 0 : -1;
 }
 
+/* db_host: host or host:port words, separated by blanks or commas. */
+static int
+parse_hosts(struct config *cf)
+{
+	char		*p = cf->db_host, *e, *colon;
+	long long	 port;
+
+	cf->ndb_hosts = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			*p++ = '\0';
+		if (*p == '\0')
+			break;
+		for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ',';
+		    e++)
+			continue;
+		if (cf->ndb_hosts == CONFIG_HOSTS_MAX)
+			return -1;
+		cf->db_ports[cf->ndb_hosts] = 0;
+		/* One colon: host:port; none or several: a name or IPv6. */
+		colon = memchr(p, ':', (size_t)(e - p));
+		if (colon != NULL && memchr(colon + 1, ':',
+		    (size_t)(e - colon - 1)) == NULL) {
+			if (num_parse(colon + 1, (size_t)(e - colon - 1), 1,
+			    65535, &port) == -1 || colon == p)
+				return -1;
+			cf->db_ports[cf->ndb_hosts] = (unsigned int)port;
+			*colon = '\0';
+		}
+		cf->db_hosts[cf->ndb_hosts++] = p;
+		if (*e == '\0')
+			break;
+		*e = '\0';
+		p = e + 1;
+	}
+	cf->db_host = cf->ndb_hosts > 0 ? cf->db_hosts[0] : NULL;
+	return 0;
+}
+
+/* REQUESTS/SECONDS. */
+static int
+parse_rate(const char *v, int *requests, int *seconds)
+{
+	const char	*slash = strchr(v, '/');
+	long long	 r, s;
+
+	if (slash == NULL ||
+	    num_parse(v, (size_t)(slash - v), 1, 1000, &r) == -1 ||
+	    num_parse(slash + 1, strlen(slash + 1), 1, 3600, &s) == -1)
+		return -1;
+	*requests = (int)r;
+	*seconds = (int)s;
+	return 0;
+}
+
 /* Words of the events setting, separated by blanks or commas. */
 static int
 parse_events(const char *v, unsigned int *out)
@@ -347,6 +403,8 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 	/* Environment overrides: CLERKSYNC_<KEY>, and Clerk's own name. */
 	if ((v = env("CLERK_WEBHOOK_SIGNING_SECRET")) != NULL && *v != '\0')
 		raw_set(cf, CONFIG_SIGNING_SECRET, v, strlen(v));
+	if ((v = env("CLERK_SECRET_KEY")) != NULL && *v != '\0')
+		raw_set(cf, CONFIG_CLERK_SECRET_KEY, v, strlen(v));
 	for (k = 0; k < CONFIG__MAX; k++) {
 		snprintf(name, sizeof(name), "CLERKSYNC_%s",
 		    config_key_names[k]);
@@ -388,6 +446,11 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 			FAIL(CONFIG_DB_PORT, "expected a number in 1..65535");
 		cf->db_port = (unsigned int)n;
 	}
+
+	if (cf->db_host != NULL && parse_hosts(cf) == -1)
+		FAIL(CONFIG_DB_HOST, "expected up to %d hosts, each host or "
+		    "host:port, separated by blanks or commas",
+		    CONFIG_HOSTS_MAX);
 
 	cf->table_prefix[0] = '\0';
 	if ((v = cf->raw[CONFIG_TABLE_PREFIX]) != NULL) {
@@ -445,6 +508,27 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 	    parse_events(v, &cf->events) == -1)
 		FAIL(CONFIG_EVENTS, "expected one or more of users, "
 		    "organizations, memberships");
+
+	cf->clerk_secret_key = cf->raw[CONFIG_CLERK_SECRET_KEY];
+	if (cf->clerk_secret_key != NULL && (*cf->clerk_secret_key == '\0' ||
+	    strpbrk(cf->clerk_secret_key, " \t\r\n") != NULL))
+		FAIL(CONFIG_CLERK_SECRET_KEY, "expected one sk_... key");
+	cf->clerk_api_url = CONFIG_API_URL_DEFAULT;
+	if ((v = cf->raw[CONFIG_CLERK_API_URL]) != NULL && *v != '\0') {
+		if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' ||
+		    strpbrk(v, " \t\r\n?#") != NULL)
+			FAIL(CONFIG_CLERK_API_URL, "expected an https:// URL");
+		cf->clerk_api_url = v;
+	}
+	cf->clerk_ca_file = cf->raw[CONFIG_CLERK_CA_FILE];
+	if (cf->clerk_ca_file != NULL && *cf->clerk_ca_file == '\0')
+		cf->clerk_ca_file = NULL;
+	cf->rate_requests = CONFIG_RATE_DEFAULT;
+	cf->rate_seconds = CONFIG_RATE_WINDOW_DEFAULT;
+	if ((v = cf->raw[CONFIG_CLERK_RATE_LIMIT]) != NULL &&
+	    parse_rate(v, &cf->rate_requests, &cf->rate_seconds) == -1)
+		FAIL(CONFIG_CLERK_RATE_LIMIT, "expected REQUESTS/SECONDS, e.g. "
+		    "50/10 (1..1000 requests in 1..3600 seconds)");
 	return 0;
 }
 

@@ -17,6 +17,10 @@
 #define CONFIG_MAX_BODY_DEFAULT	(1024 * 1024)
 #define CONFIG_MAX_BODY_LIMIT	(64 * 1024 * 1024)
 #define CONFIG_RETENTION_DEFAULT 30	/* days */
+#define CONFIG_HOSTS_MAX	8	/* database hosts, tried in order */
+#define CONFIG_API_URL_DEFAULT	"https://api.clerk.com"
+#define CONFIG_RATE_DEFAULT	50	/* Backend API requests ... */
+#define CONFIG_RATE_WINDOW_DEFAULT 10	/* ... per this many seconds */
 
 enum config_key {
 	CONFIG_SIGNING_SECRET,
@@ -36,6 +40,10 @@ enum config_key {
 	CONFIG_KEEP_DELETED_DATA,
 	CONFIG_EVENT_RETENTION_DAYS,
 	CONFIG_EVENTS,
+	CONFIG_CLERK_SECRET_KEY,
+	CONFIG_CLERK_API_URL,
+	CONFIG_CLERK_CA_FILE,
+	CONFIG_CLERK_RATE_LIMIT,
 	CONFIG__MAX
 };
 
@@ -54,6 +62,9 @@ struct config {
 	struct sig_key	 keys[SIG_KEYS_MAX];
 	size_t		 nkeys;
 	char		*db_host;		/* NULL: library default */
+	char		*db_hosts[CONFIG_HOSTS_MAX];	/* db_host's words */
+	unsigned int	 db_ports[CONFIG_HOSTS_MAX];	/* 0: db_port */
+	size_t		 ndb_hosts;		/* 0: library default */
 	char		*db_socket;
 	char		*db_user;
 	char		*db_password;
@@ -68,6 +79,13 @@ struct config {
 	int		 keep_deleted_data;
 	int		 retention_days;
 	unsigned int	 events;		/* CONFIG_EVENTS_* applied */
+
+	/* backfill and reconcile: Clerk's Backend API. */
+	const char	*clerk_secret_key;	/* NULL: not set */
+	const char	*clerk_api_url;
+	const char	*clerk_ca_file;		/* NULL: the system's CAs */
+	int		 rate_requests;		/* at most this many ... */
+	int		 rate_seconds;		/* ... in any such window */
 };
 
 /* An environment lookup, so that tests can supply their own. */

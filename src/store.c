@@ -291,26 +291,23 @@ connect_hint(unsigned int code)
 	}
 }
 
+/* Connect to one server and set up the session; 0 or -1. */
 static int
-connect_db(struct store *st, char *err, size_t errsz)
+connect_one(struct store *st, const char *host, unsigned int port)
 {
 	const struct config	*cf = st->cf;
 	unsigned int		 ct = STORE_CONNECT_TIMEOUT, io = STORE_IO_TIMEOUT;
 	char			 set[256];
 
-	if ((st->db = mysql_init(NULL)) == NULL) {
-		st->errcode = CR_OUT_OF_MEMORY;
-		snprintf(err, errsz, "mysql_init failed");
+	if ((st->db = mysql_init(NULL)) == NULL)
 		return -1;
-	}
 	mysql_options(st->db, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
 	mysql_options(st->db, MYSQL_OPT_READ_TIMEOUT, &io);
 	mysql_options(st->db, MYSQL_OPT_WRITE_TIMEOUT, &io);
 	mysql_options(st->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (mysql_real_connect(st->db, cf->db_host, cf->db_user,
-	    cf->db_password, cf->db_name, cf->db_port, cf->db_socket,
-	    0) == NULL)
-		goto fail;
+	if (mysql_real_connect(st->db, host, cf->db_user, cf->db_password,
+	    cf->db_name, port, cf->db_socket, 0) == NULL)
+		return -1;
 	/*
 	 * Rows' own times are UTC; a stuck lock gives up well inside
 	 * Svix's 15 s; nothing is silently truncated.
@@ -320,13 +317,51 @@ connect_db(struct store *st, char *err, size_t errsz)
 	    "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'", STORE_LOCK_WAIT);
 	if (mysql_query(st->db, set) != 0 ||
 	    mysql_query(st->db, "SET SESSION TRANSACTION ISOLATION LEVEL "
-	    "READ COMMITTED") != 0 ||
-	    mysql_autocommit(st->db, 0) != 0)
-		goto fail;
-	return 0;
-fail:
-	fail_db(st, connect_hint(mysql_errno(st->db)), err, errsz);
-	disconnect(st);
+	    "READ COMMITTED") != 0)
+		return -1;
+	/*
+	 * On a Galera node, a statement first waits until the node has
+	 * applied what the cluster committed before it: a membership's
+	 * checks read rows that other nodes write. Write conflicts need no
+	 * wait: the cluster aborts the later one at commit (a deadlock,
+	 * retried). Elsewhere the variable is unknown (1193) or inert.
+	 */
+	if (mysql_query(st->db, "SET SESSION wsrep_sync_wait = 6") != 0 &&
+	    mysql_errno(st->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
+		return -1;
+	return mysql_autocommit(st->db, 0) == 0 ? 0 : -1;
+}
+
+/*
+ * Connect to the first of db_host's servers that answers and accepts the
+ * session (a Galera node that is not synced refuses statements).
+ */
+static int
+connect_db(struct store *st, char *err, size_t errsz)
+{
+	const struct config	*cf = st->cf;
+	size_t			 i, n = cf->ndb_hosts > 0 ? cf->ndb_hosts : 1;
+	const char		*host;
+	unsigned int		 port;
+
+	for (i = 0; i < n; i++) {
+		host = cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
+		port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
+		    cf->db_port;
+		if (connect_one(st, host, port) == 0) {
+			if (i > 0)
+				log_info("database: %s is down, using %s",
+				    cf->db_hosts[0], host);
+			return 0;
+		}
+		if (st->db == NULL) {
+			st->errcode = CR_OUT_OF_MEMORY;
+			snprintf(err, errsz, "mysql_init failed");
+			return -1;
+		}
+		fail_db(st, connect_hint(mysql_errno(st->db)), err, errsz);
+		disconnect(st);
+	}
 	return -1;
 }
 

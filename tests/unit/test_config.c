@@ -77,6 +77,35 @@ good(void)
 	    "every value");
 	config_free(&cf);
 
+	ok(load(BASE "db_host = db1.example, 10.0.0.2:3307  db3:3308\n"
+	    "db_port = 3309\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.ndb_hosts == 3 && strcmp(cf.db_hosts[0], "db1.example") == 0 &&
+	    cf.db_ports[0] == 0 && strcmp(cf.db_hosts[1], "10.0.0.2") == 0 &&
+	    cf.db_ports[1] == 3307 && strcmp(cf.db_hosts[2], "db3") == 0 &&
+	    cf.db_ports[2] == 3308 && cf.db_port == 3309 &&
+	    strcmp(cf.db_host, "db1.example") == 0,
+	    "db_host: several hosts, tried in order, each with a port or not");
+	config_free(&cf);
+	ok(load(BASE "db_host = ::1\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.ndb_hosts == 1 && strcmp(cf.db_hosts[0], "::1") == 0 &&
+	    cf.db_ports[0] == 0, "db_host: an IPv6 address is a host");
+	config_free(&cf);
+	ok(load(BASE "clerk_secret_key = sk_test_abc\nclerk_api_url = "
+	    "https://127.0.0.1:8443\nclerk_ca_file = /tmp/ca.pem\n"
+	    "clerk_rate_limit = 40/2\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    strcmp(cf.clerk_secret_key, "sk_test_abc") == 0 &&
+	    strcmp(cf.clerk_api_url, "https://127.0.0.1:8443") == 0 &&
+	    strcmp(cf.clerk_ca_file, "/tmp/ca.pem") == 0 &&
+	    cf.rate_requests == 40 && cf.rate_seconds == 2,
+	    "Backend API settings");
+	config_free(&cf);
+	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.clerk_secret_key == NULL && strcmp(cf.clerk_api_url,
+	    "https://api.clerk.com") == 0 && cf.clerk_ca_file == NULL &&
+	    cf.rate_requests == 50 && cf.rate_seconds == 10,
+	    "Backend API defaults: half of Clerk's 100 per 10 s");
+	config_free(&cf);
+
 	ok(load("signing_secret = " SECRET "  " SECRET2 "\ndb_user=a\n"
 	    "db_name=b\n", NULL, &cf, err, sizeof(err)) == 0 && cf.nkeys == 2,
 	    "two secrets (rotation)");
@@ -99,6 +128,16 @@ good(void)
 		ok(load("db_user=a\ndb_name=b\n", e, &cf, err, sizeof(err)) ==
 		    0 && cf.keys[0].key[0] == 0x31,
 		    "CLERKSYNC_SIGNING_SECRET wins over Clerk's name");
+		config_free(&cf);
+	}
+	{
+		const char *const e[] = { "CLERK_SECRET_KEY=sk_live_env",
+		    NULL };
+
+		ok(load(BASE "clerk_secret_key = sk_live_file\n", e, &cf, err,
+		    sizeof(err)) == 0 && strcmp(cf.clerk_secret_key,
+		    "sk_live_env") == 0, "CLERK_SECRET_KEY, as Clerk's SDKs "
+		    "name it, overrides the file");
 		config_free(&cf);
 	}
 
@@ -154,6 +193,17 @@ bad(void)
 		{ BASE "events = users sessions\n", "events" },
 		{ BASE "events = ,\n", "events" },
 		{ BASE "events = Users\n", "events" },
+		{ BASE "db_host = a b c d e f g h i\n", "db_host" },
+		{ BASE "db_host = a:0\n", "db_host" },
+		{ BASE "db_host = a:x\n", "db_host" },
+		{ BASE "db_host = :3306\n", "db_host" },
+		{ BASE "clerk_api_url = http://api.clerk.com\n",
+		    "clerk_api_url" },
+		{ BASE "clerk_api_url = https://\n", "clerk_api_url" },
+		{ BASE "clerk_secret_key = sk a\n", "clerk_secret_key" },
+		{ BASE "clerk_rate_limit = 100\n", "clerk_rate_limit" },
+		{ BASE "clerk_rate_limit = 0/10\n", "clerk_rate_limit" },
+		{ BASE "clerk_rate_limit = 10/0\n", "clerk_rate_limit" },
 		{ "signing_secret = " SECRET "\ndatabase_url = postgres://x/y\n",
 		    "database_url" },
 		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p@h\n",
