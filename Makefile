@@ -7,8 +7,8 @@ VARIANT  ?= release
 BUILD     = build/$(VARIANT)
 BIN       = cgi-bin/clerksync.fcgi
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) fcgi 2>/dev/null || \
-		pkg-config --cflags $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl fcgi 2>/dev/null || \
+		pkg-config --cflags $(PKGS) libcurl)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) \
 		$(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
 
@@ -25,7 +25,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES = config event handler http json log num sig store
+MODULES = backfill clerkapi config event handler http json log num sig store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
@@ -52,7 +52,7 @@ $(BUILD)/clerksync.fcgi: $(BUILD)/main.o $(OBJS)
 
 $(BIN): $(BUILD)/clerksync.fcgi
 	@mkdir -p cgi-bin
-	cp $< $@
+	cp $< $@.new && mv -f $@.new $@
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -364,6 +364,31 @@ json_member(struct json_span obj, const char *key, struct json_span *val)
 	return json_members(obj, &key, 1, val);
 }
 
+int
+json_next(struct json_span arr, size_t *pos, struct json_span *el)
+{
+	struct scan	 s = { arr.p + *pos, arr.p + arr.len, 0, 0 };
+
+	el->p = NULL;
+	el->len = 0;
+	if (arr.p == NULL || arr.len == 0 || *arr.p != '[' || *pos >= arr.len)
+		return 0;
+	skip_ws(&s);
+	if (*s.p == '[' || *s.p == ',') {
+		s.p++;
+		skip_ws(&s);
+	}
+	if (s.p >= s.end || *s.p == ']') {
+		*pos = arr.len;
+		return 0;
+	}
+	el->p = s.p;
+	skip_value(&s);
+	el->len = (size_t)(s.p - el->p);
+	*pos = (size_t)(s.p - arr.p);
+	return 1;
+}
+
 static int
 is_ws(char c)
 {

@@ -40,6 +40,12 @@ int	json_member(struct json_span obj, const char *key,
 	    struct json_span *val);
 
 /*
+ * Walk arr, the span of a validated JSON array: *pos is 0 at the start.
+ * Returns 1 with el set to the next element, or 0 at the end.
+ */
+int	json_next(struct json_span arr, size_t *pos, struct json_span *el);
+
+/*
  * Copy obj to out (obj.len bytes available; out may be obj.p) without
  * the member whose value span val came from json_members on obj; the
  * result is still a valid object. Returns the length written.

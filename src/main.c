@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backfill.h"
 #include "config.h"
 #include "handler.h"
 #include "http.h"
@@ -179,12 +180,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: clerksync.fcgi [check | migrate | --help | --version]\n"
+	    "usage: clerksync.fcgi check | migrate | --help | --version\n"
+	    "       clerksync.fcgi backfill [--restart] [--limit N] "
+	    "[--timeout S]\n"
+	    "       clerksync.fcgi reconcile [--dry-run] [--limit N] "
+	    "[--timeout S]\n"
 	    "\n"
 	    "Started by a web server (FastCGI or CGI), clerksync answers\n"
 	    "Clerk webhooks and keeps the users table in step.\n"
-	    "  check    read the configuration, connect, check the schema\n"
-	    "  migrate  create or update the tables (safe to run twice)\n"
+	    "  check      read the configuration, connect, check the schema\n"
+	    "  migrate    create or update the tables (safe to run twice)\n"
+	    "  backfill   import every user and organization from Clerk's\n"
+	    "             Backend API; resumes where it stopped\n"
+	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
+	    "             longer has (--dry-run: only report)\n"
 	    "Configuration: $CLERKSYNC_CONFIG, ~/clerksync.conf, or\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
@@ -193,9 +202,11 @@ int
 main(int argc, char *argv[])
 {
 	struct handler	 hd = { NULL, NULL, NULL };
+	struct backfill_opts bo;
 	struct http	*h = NULL;
 	const char	*p;
-	int		 rc = 1;
+	char		 err[256];
+	int		 rc = 1, walk;
 
 	/*
 	 * RFC 3875 4.4: a CGI server may pass a query string without '='
@@ -211,8 +222,16 @@ main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "check") != 0 &&
-	    strcmp(argv[1], "migrate") != 0)) {
+	walk = argc > 1 && (strcmp(argv[1], "backfill") == 0 ||
+	    strcmp(argv[1], "reconcile") == 0);
+	if (walk && backfill_args(argc - 2, argv + 2, argv[1][0] == 'r', &bo,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		usage(stderr);
+		return 2;
+	}
+	if (!walk && (argc > 2 || (argc == 2 && strcmp(argv[1], "check") !=
+	    0 && strcmp(argv[1], "migrate") != 0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -221,6 +240,14 @@ main(int argc, char *argv[])
 
 	/* Read before the first accept: settings come from the process. */
 	configure(&hd);
+	if (walk) {
+		if (hd.cf == NULL) {
+			printf("config: %s\n", cferr);
+			goto out;
+		}
+		rc = backfill_run(&cf, hd.st, &bo);
+		goto out;
+	}
 	if (argc == 2) {
 		rc = strcmp(argv[1], "check") == 0 ? cmd_check(&hd) :
 		    cmd_migrate(&hd);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -34,6 +35,11 @@ enum stmt_id {
 	STMT_MEMBER_END_OLDER,
 	STMT_MEMBERS_END_USER,
 	STMT_MEMBERS_END_ORG,
+	STMT_PEEK_USER,		/* backfill: what a write would do */
+	STMT_PEEK_ORG,
+	STMT_PEEK_MEMBER,
+	STMT_PROGRESS_GET,
+	STMT_PROGRESS_SET,
 	STMT__MAX
 };
 
@@ -43,10 +49,15 @@ struct store {
 	MYSQL_STMT		*stmt[STMT__MAX];	/* prepared lazily */
 	char			 sql[STMT__MAX][STORE_SQL_MAX];
 	unsigned int		 errcode;	/* of the last failure */
+	unsigned long long	 main_rows;	/* of the object's own row */
 };
 
 const char *const store_result_names[STORE__MAX] = {
 	"applied", "duplicate", "stale", "unavailable", "failed"
+};
+
+const char *const store_import_names[IMPORT__MAX] = {
+	"inserted", "updated", "unchanged", "stale"
 };
 
 /*
@@ -192,11 +203,14 @@ build_sql(struct store *st)
 
 	/*
 	 * A membership of an organization or a user already deleted is
-	 * born ended: their tombstones say when.
+	 * born ended: their tombstones say when. The reads lock: a
+	 * user.deleted in flight is waited for, or waits, so that one of
+	 * the two sees the other.
 	 */
 	snprintf(tomb, sizeof(tomb), "COALESCE((SELECT deleted_at FROM "
-	    "`%sorganizations` WHERE clerk_id = ?), (SELECT deleted_at FROM "
-	    "`%susers` WHERE clerk_id = ?))", pre, pre);
+	    "`%sorganizations` WHERE clerk_id = ? LOCK IN SHARE MODE), "
+	    "(SELECT deleted_at FROM `%susers` WHERE clerk_id = ? LOCK IN "
+	    "SHARE MODE))", pre, pre);
 	build_upsert(st->sql[STMT_MEMBER_UPSERT], pre,
 	    "organization_memberships", member_columns, MEMBER_NCOLS, tomb);
 	build_delete(st->sql[STMT_MEMBER_DELETE], pre,
@@ -204,24 +218,43 @@ build_sql(struct store *st)
 	    keep);
 
 	/*
-	 * Clerk keeps one membership per (organization, user): of several
-	 * live ones here (a delete lost or still in flight), the newest
-	 * stays. The derived table lets MySQL read the table it updates.
+	 * Clerk keeps one membership per (organization, user), so one
+	 * created later ended every earlier one, even if it has ended
+	 * since: of the pair's rows only the newest may be live (the older
+	 * ones' deletes were lost or are in flight). The derived table lets
+	 * MySQL read the table it updates.
 	 */
 	cat(st->sql[STMT_MEMBER_END_OLDER], "UPDATE "
 	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
 	    "org_clerk_id = ? AND user_clerk_id = ? AND deleted_at IS NULL "
 	    "AND clerk_id <> (SELECT clerk_id FROM (SELECT clerk_id FROM "
 	    "`%sorganization_memberships` WHERE org_clerk_id = ? AND "
-	    "user_clerk_id = ? AND deleted_at IS NULL ORDER BY "
-	    "clerk_created_at DESC, clerk_id DESC LIMIT 1) AS newest)", pre,
-	    pre);
+	    "user_clerk_id = ? ORDER BY clerk_created_at DESC, clerk_id DESC "
+	    "LIMIT 1) AS newest)", pre, pre);
 	cat(st->sql[STMT_MEMBERS_END_USER], "UPDATE "
 	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
 	    "user_clerk_id = ? AND deleted_at IS NULL", pre);
 	cat(st->sql[STMT_MEMBERS_END_ORG], "UPDATE "
 	    "`%sorganization_memberships` SET deleted_at = ? WHERE "
 	    "org_clerk_id = ? AND deleted_at IS NULL", pre);
+
+	cat(st->sql[STMT_PEEK_USER], "SELECT clerk_updated_at, deleted_at IS "
+	    "NOT NULL FROM `%susers` WHERE clerk_id = ?", pre);
+	cat(st->sql[STMT_PEEK_ORG], "SELECT clerk_updated_at, deleted_at IS "
+	    "NOT NULL FROM `%sorganizations` WHERE clerk_id = ?", pre);
+	cat(st->sql[STMT_PEEK_MEMBER], "SELECT clerk_updated_at, deleted_at "
+	    "IS NOT NULL FROM `%sorganization_memberships` WHERE clerk_id = ?",
+	    pre);
+	cat(st->sql[STMT_PROGRESS_GET], "SELECT next_offset FROM "
+	    "`%sclerksync_backfill` WHERE walk = ? AND finished_at IS NULL",
+	    pre);
+	cat(st->sql[STMT_PROGRESS_SET], "INSERT INTO `%sclerksync_backfill` "
+	    "(walk, next_offset, started_at, updated_at, finished_at) VALUES "
+	    "(?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, "
+	    "UTC_TIMESTAMP(3), NULL)) ON DUPLICATE KEY UPDATE started_at = "
+	    "IF(finished_at IS NULL, started_at, VALUES(started_at)), "
+	    "next_offset = VALUES(next_offset), updated_at = "
+	    "VALUES(updated_at), finished_at = VALUES(finished_at)", pre);
 }
 
 struct store *
@@ -503,6 +536,7 @@ write_user(struct store *st, const struct event *ev, long long ts,
 		if (bind_when(st, &b[1], &when, ts, err, errsz) == -1 ||
 		    exec(st, STMT_USER_DELETE, b, &rows, err, errsz) == -1)
 			return -1;
+		st->main_rows = rows;
 		/* Clerk ends a deleted user's memberships. */
 		if (st->cf->events & CONFIG_EVENTS_MEMBERSHIPS) {
 			b[0] = b[1];
@@ -534,6 +568,7 @@ write_user(struct store *st, const struct event *ev, long long ts,
 	bind_int(&b[15], &u->updated_at);
 	if (exec(st, STMT_USER_UPSERT, b, &rows, err, errsz) == -1)
 		return -1;
+	st->main_rows = rows;
 	return (long long)rows;
 }
 
@@ -552,6 +587,7 @@ write_org(struct store *st, const struct event *ev, long long ts,
 		if (bind_when(st, &b[1], &when, ts, err, errsz) == -1 ||
 		    exec(st, STMT_ORG_DELETE, b, &rows, err, errsz) == -1)
 			return -1;
+		st->main_rows = rows;
 		if (st->cf->events & CONFIG_EVENTS_MEMBERSHIPS) {
 			b[0] = b[1];
 			bind_id(&b[1], o->id);
@@ -571,6 +607,7 @@ write_org(struct store *st, const struct event *ev, long long ts,
 	bind_int(&b[8], &o->updated_at);
 	if (exec(st, STMT_ORG_UPSERT, b, &rows, err, errsz) == -1)
 		return -1;
+	st->main_rows = rows;
 	return (long long)rows;
 }
 
@@ -604,12 +641,13 @@ write_member(struct store *st, const struct event *ev, long long ts,
 		if (bind_when(st, &b[8], &when, ts, err, errsz) == -1 ||
 		    exec(st, STMT_MEMBER_DELETE, b, &rows, err, errsz) == -1)
 			return -1;
-		return org + (long long)rows;
+	} else {
+		bind_id(&b[8], ev->org.id);
+		bind_id(&b[9], m->user_id);
+		if (exec(st, STMT_MEMBER_UPSERT, b, &rows, err, errsz) == -1)
+			return -1;
 	}
-	bind_id(&b[8], ev->org.id);
-	bind_id(&b[9], m->user_id);
-	if (exec(st, STMT_MEMBER_UPSERT, b, &rows, err, errsz) == -1)
-		return -1;
+	st->main_rows = rows;
 	if (rows > 0) {
 		if (bind_when(st, &b[0], &when, ts, err, errsz) == -1)
 			return -1;
@@ -623,6 +661,31 @@ write_member(struct store *st, const struct event *ev, long long ts,
 	return org + (long long)rows;
 }
 
+/* The rows of ev, in the open transaction: rows changed, or -1. */
+static long long
+write_event(struct store *st, const struct event *ev, long long ts,
+    char *err, size_t errsz)
+{
+	switch (ev->type) {
+	case EVENT_USER_CREATED:
+	case EVENT_USER_UPDATED:
+	case EVENT_USER_DELETED:
+		return write_user(st, ev, ts, err, errsz);
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+	case EVENT_ORG_DELETED:
+		return write_org(st, ev, ts, err, errsz);
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+	case EVENT_MEMBER_DELETED:
+		return write_member(st, ev, ts, err, errsz);
+	default:
+		st->errcode = CR_UNKNOWN_ERROR;
+		snprintf(err, errsz, "no statement for %s", ev->type_name);
+		return -1;
+	}
+}
+
 /*
  * One try of the whole transaction. Returns the outcome, or -1 with
  * st->errcode and err set; the caller rolls back.
@@ -634,11 +697,9 @@ txn(struct store *st, const struct event *ev, const char *svix_id,
 	MYSQL_BIND		 b[4];
 	unsigned long long	 rows;
 	long long		 changed;
-	const char		*type = ev->type_name;
-
 	/* Claim the svix-id first: a concurrent duplicate waits on it. */
 	bind_id(&b[0], svix_id);
-	bind_id(&b[1], type);
+	bind_id(&b[1], ev->type_name);
 	bind_id(&b[2], ev->object_id);
 	bind_int(&b[3], &ts);
 	if (exec(st, STMT_EVENT_INSERT, b, &rows, err, errsz) == -1) {
@@ -648,28 +709,7 @@ txn(struct store *st, const struct event *ev, const char *svix_id,
 		return STORE_DUPLICATE;
 	}
 
-	switch (ev->type) {
-	case EVENT_USER_CREATED:
-	case EVENT_USER_UPDATED:
-	case EVENT_USER_DELETED:
-		changed = write_user(st, ev, ts, err, errsz);
-		break;
-	case EVENT_ORG_CREATED:
-	case EVENT_ORG_UPDATED:
-	case EVENT_ORG_DELETED:
-		changed = write_org(st, ev, ts, err, errsz);
-		break;
-	case EVENT_MEMBER_CREATED:
-	case EVENT_MEMBER_UPDATED:
-	case EVENT_MEMBER_DELETED:
-		changed = write_member(st, ev, ts, err, errsz);
-		break;
-	default:
-		st->errcode = CR_UNKNOWN_ERROR;
-		snprintf(err, errsz, "no statement for %s", type);
-		return -1;
-	}
-	if (changed == -1)
+	if ((changed = write_event(st, ev, ts, err, errsz)) == -1)
 		return -1;
 	if (changed > 0)
 		return STORE_APPLIED;
@@ -724,45 +764,328 @@ classify(unsigned int code)
 	}
 }
 
-enum store_result
-store_apply(struct store *st, const struct event *ev, const char *svix_id,
-    long long ts, char *err, size_t errsz)
+/*
+ * A transaction's statements: the result (>= 0) with *commit set, or -1
+ * with st->errcode and err set.
+ */
+typedef int (*txn_fn)(struct store *, const void *, int *, char *, size_t);
+
+/*
+ * Run fn as one transaction until it holds. A connection lost on first
+ * use (idle past wait_timeout, a server restarted since) is retried once
+ * on a new one; a deadlock, or a cluster's certification conflict at
+ * commit, up to STORE_ATTEMPTS times. Returns fn's result, or -1 with
+ * st->errcode and err set.
+ */
+static int
+run(struct store *st, txn_fn fn, const void *arg, const char *what,
+    char *err, size_t errsz)
 {
-	int	 attempt, fresh, rc;
+	struct timespec	 pause;
+	int		 attempt, fresh, rc, commit;
 
 	for (attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
 		fresh = st->db == NULL;
 		if (fresh && connect_db(st, err, errsz) == -1)
-			return classify(st->errcode);
-		if ((rc = txn(st, ev, svix_id, ts, err, errsz)) != -1) {
-			if (rc == STORE_APPLIED || rc == STORE_STALE) {
-				if (mysql_commit(st->db) != 0) {
-					fail_db(st, "commit", err, errsz);
-					goto failed;
-				}
-			} else
+			return -1;
+		commit = 0;
+		if ((rc = fn(st, arg, &commit, err, errsz)) != -1) {
+			if (!commit) {
 				mysql_rollback(st->db);
-			return (enum store_result)rc;
+				return rc;
+			}
+			if (mysql_commit(st->db) == 0)
+				return rc;
+			fail_db(st, "commit", err, errsz);
 		}
-failed:
 		if (conn_lost(st->errcode)) {
 			disconnect(st);
-			/*
-			 * A connection idle past wait_timeout, or a server
-			 * restarted since, fails on first use: try once more
-			 * on a new one. If the lost one had committed, the
-			 * events row makes the retry a duplicate.
-			 */
+			/* If the lost one had committed, the retry finds it. */
 			if (!fresh)
 				continue;
-			return STORE_UNAVAILABLE;
+			return -1;
 		}
 		mysql_rollback(st->db);
 		if (st->errcode != ER_LOCK_DEADLOCK)
-			return classify(st->errcode);
-		log_info("deadlock on %s, attempt %d", svix_id, attempt + 1);
+			return -1;
+		log_info("deadlock on %s, attempt %d", what, attempt + 1);
+		/* Apart, so that two that collided do not collide again. */
+		pause.tv_sec = 0;
+		pause.tv_nsec = (long)(attempt + 1) * (1 + getpid() % 4) *
+		    1000000L;
+		nanosleep(&pause, NULL);
 	}
-	return STORE_UNAVAILABLE;
+	return -1;
+}
+
+struct apply_arg {
+	const struct event	*ev;
+	const char		*svix_id;
+	long long		 ts;
+};
+
+static int
+apply_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct apply_arg	*a = arg;
+	int			 rc;
+
+	rc = txn(st, a->ev, a->svix_id, a->ts, err, errsz);
+	*commit = rc == STORE_APPLIED || rc == STORE_STALE;
+	return rc;
+}
+
+enum store_result
+store_apply(struct store *st, const struct event *ev, const char *svix_id,
+    long long ts, char *err, size_t errsz)
+{
+	struct apply_arg	 a = { ev, svix_id, ts };
+	int			 rc;
+
+	if ((rc = run(st, apply_fn, &a, svix_id, err, errsz)) == -1)
+		return classify(st->errcode);
+	return (enum store_result)rc;
+}
+
+/*
+ * The stored clerk_updated_at (-1: NULL) and whether the row is deleted
+ * for ev's object: 1 found, 0 no row, -1 error.
+ */
+static int
+peek(struct store *st, const struct event *ev, long long *updated,
+    int *deleted, char *err, size_t errsz)
+{
+	MYSQL_BIND	 b[2];
+	MYSQL_STMT	*s;
+	enum stmt_id	 id;
+	long long	 up = 0, del = 0;
+	my_bool		 up_null = 0;
+	int		 rc;
+
+	switch (ev->type) {
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+	case EVENT_ORG_DELETED:
+		id = STMT_PEEK_ORG;
+		break;
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+	case EVENT_MEMBER_DELETED:
+		id = STMT_PEEK_MEMBER;
+		break;
+	default:
+		id = STMT_PEEK_USER;
+		break;
+	}
+	if (prepare(st, id, "prepare", err, errsz) == -1)
+		return -1;
+	s = st->stmt[id];
+	bind_id(&b[0], ev->object_id);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0)
+		goto fail;
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = b[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[0].buffer = &up;
+	b[0].is_null = &up_null;
+	b[1].buffer = &del;
+	if (mysql_stmt_bind_result(s, b) != 0)
+		goto fail;
+	rc = mysql_stmt_fetch(s);
+	mysql_stmt_free_result(s);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc != 0)
+		goto fail;
+	*updated = up_null ? -1 : up;
+	*deleted = del != 0;
+	return 1;
+fail:
+	st->errcode = mysql_stmt_errno(s);
+	snprintf(err, errsz, "peek: %u %s", st->errcode, mysql_stmt_error(s));
+	return -1;
+}
+
+struct import_arg {
+	const struct event	*ev;
+	long long		 ts;
+	int			 dry_run;
+};
+
+/* The ordering key of ev's own object. */
+static long long
+version_of(const struct event *ev)
+{
+	switch (ev->type) {
+	case EVENT_USER_CREATED:
+	case EVENT_USER_UPDATED:
+		return ev->user.updated_at;
+	case EVENT_ORG_CREATED:
+	case EVENT_ORG_UPDATED:
+		return ev->org.updated_at;
+	case EVENT_MEMBER_CREATED:
+	case EVENT_MEMBER_UPDATED:
+		return ev->member.updated_at;
+	default:
+		return -1;	/* deletes */
+	}
+}
+
+static int
+import_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct import_arg	*a = arg;
+	long long		 have = -1, want = version_of(a->ev);
+	int			 found, deleted = 0;
+
+	*commit = !a->dry_run;
+	if (!a->dry_run) {
+		if (write_event(st, a->ev, a->ts, err, errsz) == -1)
+			return -1;
+		if (st->main_rows == 1)
+			return IMPORT_INSERTED;
+		if (st->main_rows == 2)
+			return IMPORT_UPDATED;
+	}
+	/* What the guard decided, or would decide. */
+	if ((found = peek(st, a->ev, &have, &deleted, err, errsz)) == -1)
+		return -1;
+	if (!a->dry_run)
+		return deleted || (want >= 0 && have > want) ?
+		    IMPORT_STALE : IMPORT_UNCHANGED;
+	if (!found)
+		return IMPORT_INSERTED;
+	if (deleted)
+		return IMPORT_STALE;
+	if (want < 0)
+		return IMPORT_UPDATED;	/* a delete of a live row */
+	if (have < 0 || want > have)
+		return IMPORT_UPDATED;
+	return want == have ? IMPORT_UNCHANGED : IMPORT_STALE;
+}
+
+int
+store_import(struct store *st, const struct event *ev, long long ts,
+    int dry_run, enum store_import *how, char *err, size_t errsz)
+{
+	struct import_arg	 a = { ev, ts, dry_run };
+	int			 rc;
+
+	if ((rc = run(st, import_fn, &a, ev->object_id, err, errsz)) == -1)
+		return -1;
+	*how = (enum store_import)rc;
+	return 0;
+}
+
+struct progress_arg {
+	const char	*walk;
+	long long	*offset;
+	int		 set, done;
+};
+
+static int
+progress_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct progress_arg *a = arg;
+	MYSQL_BIND		 b[3];
+	MYSQL_STMT		*s;
+	unsigned long long	 rows;
+	long long		 done = a->done, off = 0;
+	int			 rc;
+
+	bind_id(&b[0], a->walk);
+	if (a->set) {
+		*commit = 1;
+		bind_int(&b[1], a->offset);
+		bind_int(&b[2], &done);
+		return exec(st, STMT_PROGRESS_SET, b, &rows, err, errsz) ==
+		    -1 ? -1 : 0;
+	}
+	if (prepare(st, STMT_PROGRESS_GET, "prepare (run migrate)", err,
+	    errsz) == -1)
+		return -1;
+	s = st->stmt[STMT_PROGRESS_GET];
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0)
+		goto fail;
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[0].buffer = &off;
+	if (mysql_stmt_bind_result(s, b) != 0)
+		goto fail;
+	rc = mysql_stmt_fetch(s);
+	mysql_stmt_free_result(s);
+	if (rc != 0 && rc != MYSQL_NO_DATA)
+		goto fail;
+	*a->offset = rc == 0 ? off : 0;
+	return 0;
+fail:
+	st->errcode = mysql_stmt_errno(s);
+	snprintf(err, errsz, "progress: %u %s", st->errcode,
+	    mysql_stmt_error(s));
+	return -1;
+}
+
+int
+store_progress(struct store *st, const char *walk, long long *offset,
+    int set, int done, char *err, size_t errsz)
+{
+	struct progress_arg	 a = { walk, offset, set, done };
+
+	return run(st, progress_fn, &a, walk, err, errsz) == -1 ? -1 : 0;
+}
+
+int
+store_live(struct store *st, int orgs, const char *before,
+    int (*fn)(void *, const char *), void *arg, char *err, size_t errsz)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 q[512], *esc;
+	int		 rc = 0;
+	size_t		 n = strlen(before);
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if ((esc = malloc(2 * n + 1)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	mysql_real_escape_string(st->db, esc, before, (unsigned long)n);
+	snprintf(q, sizeof(q), "SELECT clerk_id FROM `%s%s` WHERE deleted_at "
+	    "IS NULL AND created_at < '%s' ORDER BY clerk_id",
+	    st->cf->table_prefix, orgs ? "organizations" : "users", esc);
+	free(esc);
+	if (mysql_query(st->db, q) != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		return fail_db(st, "live rows", err, errsz);
+	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL)
+			rc = fn(arg, row[0]);
+	mysql_free_result(res);
+	mysql_rollback(st->db);
+	return rc;
+}
+
+int
+store_now(struct store *st, char *buf, size_t bufsz, char *err,
+    size_t errsz)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if (mysql_query(st->db, "SELECT UTC_TIMESTAMP(3)") != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		return fail_db(st, "clock", err, errsz);
+	row = mysql_fetch_row(res);
+	snprintf(buf, bufsz, "%s", row != NULL && row[0] != NULL ? row[0] :
+	    "");
+	mysql_free_result(res);
+	mysql_rollback(st->db);
+	return buf[0] != '\0' ? 0 : -1;
 }
 
 static int
@@ -833,7 +1156,7 @@ store_probe(struct store *st, int *version, char *err, size_t errsz)
 /* The table names of schema/, to which table_prefix is added. */
 static const char *const schema_tables[] = {
 	"users", "clerk_webhook_events", "clerksync_schema", "organizations",
-	"organization_memberships"
+	"organization_memberships", "clerksync_backfill"
 };
 
 /*

@@ -35,6 +35,17 @@ enum store_result {
 
 extern const char *const store_result_names[STORE__MAX];
 
+/* What a backfill write did to its object's row. */
+enum store_import {
+	IMPORT_INSERTED,
+	IMPORT_UPDATED,
+	IMPORT_UNCHANGED,	/* the same version was there */
+	IMPORT_STALE,		/* a newer one, or a tombstone */
+	IMPORT__MAX
+};
+
+extern const char *const store_import_names[IMPORT__MAX];
+
 struct store;
 
 /* Allocate; no connection is made until the first store_apply. */
@@ -71,6 +82,38 @@ int		 store_migrate(struct store *st, int *from, int *to,
  * row write is guarded). Returns the rows deleted, or -1 with err set.
  */
 long long	 store_prune(struct store *st, char *err, size_t errsz);
+
+/*
+ * For backfill and reconcile: write ev (an object read from Clerk's API,
+ * or a delete that reconcile found) through the same guarded statements
+ * as a webhook, in one transaction, with no events row; ts is the time
+ * of a delete. With dry_run nothing is written, and *how tells what
+ * would have been. Returns 0, or -1 with err set.
+ */
+int		 store_import(struct store *st, const struct event *ev,
+		    long long ts, int dry_run, enum store_import *how,
+		    char *err, size_t errsz);
+
+/*
+ * The next offset of an unfinished backfill walk (0 if none), or with
+ * set, record it (done: the walk finished). Returns 0 or -1.
+ */
+int		 store_progress(struct store *st, const char *walk,
+		    long long *offset, int set, int done, char *err,
+		    size_t errsz);
+
+/* The database's UTC time, "YYYY-MM-DD hh:mm:ss.mmm". */
+int		 store_now(struct store *st, char *buf, size_t bufsz,
+		    char *err, size_t errsz);
+
+/*
+ * Call fn with the clerk_id of each live users (or organizations) row
+ * created before `before` (a store_now time), until fn returns non-zero
+ * (then that). Returns 0, fn's value, or -1 with err set.
+ */
+int		 store_live(struct store *st, int orgs, const char *before,
+		    int (*fn)(void *, const char *), void *arg, char *err,
+		    size_t errsz);
 
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);

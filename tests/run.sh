@@ -4,7 +4,7 @@
 # A suite that exits non-zero without reporting a failure counts as one.
 #
 # usage: tests/run.sh BUILD_DIR BINARY SUITE...
-#   SUITE: unit integ hostile sim soak fuzz
+#   SUITE: unit integ hostile sim soak backfill fuzz
 # env:   WRAP          put before each unit binary (e.g. valgrind)
 #        CLERKSYNC_WRAP put before each run of BINARY by the node suites
 #        TAP_LOG       append to this file and print no summary (check.sh)
@@ -47,7 +47,9 @@ for s in "$@"; do
 		done ;;
 	integ)	suite integ node tests/integ/run.mjs ;;
 	hostile) suite hostile node tests/integ/hostile.mjs ;;
-	sim)	suite sim node tests/sim/run.mjs ;;
+	sim)	suite sim node tests/sim/run.mjs
+		suite races node tests/sim/races.mjs ;;
+	backfill) suite backfill node tests/backfill/run.mjs ;;
 	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
 	fuzz)	suite fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" ;;
 	*)	echo "not ok - unknown suite $s" | tee -a "$log" ;;

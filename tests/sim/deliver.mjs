@@ -16,7 +16,7 @@ const is2xx = (s) => s >= 200 && s < 300;
 
 // One message until a 2xx or MAX_ATTEMPTS. Returns the record of attempts.
 export async function deliverOne(msg, { send, secret, maxAttempts = MAX_ATTEMPTS }) {
-  const rec = { svixId: msg.svixId, user: msg.user, repeat: !!msg.repeat, attempts: [], final: null };
+  const rec = { svixId: msg.svixId, user: msg.user || (msg.keys || []).join('/') || null, repeat: !!msg.repeat, attempts: [], final: null };
   for (let i = 0; i < maxAttempts; i++) {
     const req = { headers: signedHeaders(secret, msg.body, { id: msg.svixId, ts: nowSeconds() }), body: msg.body };
     let a;
@@ -47,19 +47,22 @@ export class Queue {
     this.next = 0;
     this.total = items.length;
     this.done = 0;
-    this.inflight = new Map(); // user -> deliveries in flight
-    this.overlaps = 0; // deliveries started while another of the same user was in flight
+    this.inflight = new Map(); // user or organization id -> deliveries in flight
+    this.overlaps = 0; // deliveries started while another of the same user or organization was in flight
+  }
+
+  static keys(m) {
+    return m.keys || (m.user ? [m.user] : []);
   }
 
   started(m) {
-    if (!m.user) return;
-    const n = this.inflight.get(m.user) || 0;
-    if (n > 0) this.overlaps++;
-    this.inflight.set(m.user, n + 1);
+    const keys = Queue.keys(m);
+    if (keys.some((k) => (this.inflight.get(k) || 0) > 0)) this.overlaps++;
+    for (const k of keys) this.inflight.set(k, (this.inflight.get(k) || 0) + 1);
   }
 
   finished(m) {
-    if (m.user) this.inflight.set(m.user, this.inflight.get(m.user) - 1);
+    for (const k of Queue.keys(m)) this.inflight.set(k, this.inflight.get(k) - 1);
     this.done++;
   }
 

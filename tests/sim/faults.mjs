@@ -39,18 +39,27 @@ export async function killBackends(server, log) {
   return { before, after };
 }
 
-// Hold the row lock of a user with a message still queued, deliver that
-// message, and KILL the receiver's connection while it waits on our lock.
-export async function killWaitingConnection(db, queue, records, opts, log) {
-  const present = new Set((await db.query('SELECT clerk_id FROM users')).map((r) => r.clerk_id));
+// Hold the row lock of a user (or of an organization) with a message still
+// queued, deliver that message, and KILL the receiver's connection while it
+// waits on our lock. Every event of an organization or a membership writes
+// the organization's row first.
+const LOCKS = {
+  users: { table: 'users', of: (m) => m.user },
+  organizations: { table: 'organizations', of: (m) => m.org },
+};
+
+export async function killWaitingConnection(db, queue, records, opts, log, { on = 'users' } = {}) {
+  const { table, of } = LOCKS[on];
+  const present = new Set((await db.query(`SELECT clerk_id FROM ${table}`)).map((r) => r.clerk_id));
   // A first delivery whose svix-id is not queued again (a repeat could
-  // overtake it), for a user whose row exists.
-  const fits = (m) => m.user && !m.repeat && queue.queued(m.svixId) === 1;
-  const want = queue.peek((m) => fits(m) && present.has(m.user)) || queue.peek(fits);
+  // overtake it), for an object whose row exists.
+  const fits = (m) => of(m) && !m.repeat && queue.queued(m.svixId) === 1;
+  const want = queue.peek((m) => fits(m) && present.has(of(m))) || queue.peek(fits);
   if (!want) {
-    log.push('lock-kill: no queued message left');
+    log.push(`lock-kill (${table}): no queued message left`);
     return 0;
   }
+  const target = of(want);
   const conn = await db.rootConnection(db.database);
   let killed = 0;
   let delivery;
@@ -59,10 +68,10 @@ export async function killWaitingConnection(db, queue, records, opts, log) {
     await conn.query('SET SESSION innodb_lock_wait_timeout = 60');
     await conn.beginTransaction();
     // The lock first, then the message: it cannot slip past.
-    await conn.query('SELECT id FROM users WHERE clerk_id = ? FOR UPDATE', [want.user]);
-    msg = queue.steal((m) => m === want) || queue.steal((m) => fits(m) && m.user === want.user);
+    await conn.query(`SELECT id FROM ${table} WHERE clerk_id = ? FOR UPDATE`, [target]);
+    msg = queue.steal((m) => m === want) || queue.steal((m) => fits(m) && of(m) === target);
     if (!msg) {
-      log.push(`lock-kill: the messages of ${want.user} were taken meanwhile`);
+      log.push(`lock-kill: the messages of ${target} were taken meanwhile`);
       return 0;
     }
     const t0 = Date.now();
@@ -72,6 +81,9 @@ export async function killWaitingConnection(db, queue, records, opts, log) {
       records.push(r);
       queue.finished(msg);
     });
+    // The receiver's statement on the locked table (not another receiver's
+    // that merely waits on one of its own kind).
+    const waiting = new RegExp(`^\\s*INSERT INTO \`[A-Za-z0-9_]*${table}\``);
     const end = Date.now() + 3000;
     while (Date.now() < end) {
       const [rows] = await conn.query(
@@ -79,11 +91,11 @@ export async function killWaitingConnection(db, queue, records, opts, log) {
           "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.USER = ?",
         [db.user],
       );
-      const victim = rows.find((r) => /users/.test(r.info || ''));
+      const victim = rows.find((r) => waiting.test(r.info || ''));
       if (victim) {
         await conn.query(`KILL CONNECTION ${Number(victim.id)}`);
         killed++;
-        log.push(`KILL CONNECTION ${victim.id} of a receiver waiting on ${msg.user} (${String(victim.info).slice(0, 40)}...)`);
+        log.push(`KILL CONNECTION ${victim.id} of a receiver waiting on ${target} (${String(victim.info).slice(0, 40)}...)`);
         break;
       }
       // InnoDB refreshes INNODB_TRX only if nobody read it for 100 ms.
@@ -91,7 +103,7 @@ export async function killWaitingConnection(db, queue, records, opts, log) {
     }
     if (!killed) {
       const [pl] = await conn.query('SELECT ID, USER, STATE, TIME, LEFT(INFO, 40) AS q FROM information_schema.PROCESSLIST WHERE USER = ?', [db.user]);
-      log.push(`lock-kill: no receiver waited on ${msg.user} within 3 s (${msg.svixId}${msg.repeat ? ', a repeat' : ''}; processlist ${JSON.stringify(pl)})`);
+      log.push(`lock-kill: no receiver waited on ${target} within 3 s (${msg.svixId}${msg.repeat ? ', a repeat' : ''}; processlist ${JSON.stringify(pl)})`);
     }
   } finally {
     try {
@@ -151,7 +163,7 @@ export function appWriter(db, users, { interval = 30 } = {}) {
 
 // Run the planned faults at fractions of the delivery progress.
 export async function injectFaults({ db, server, queue, records, opts, plan, log }) {
-  const done = { restart: 0, killBackends: 0, killConn: 0, respawned: 0 };
+  const done = { restart: 0, killBackends: 0, killConn: 0, killConnOrg: 0, respawned: 0 };
   for (const step of plan) {
     const reached = await until(() => queue.progress >= step.at || queue.next >= queue.items.length);
     if (!reached) break;
@@ -164,6 +176,8 @@ export async function injectFaults({ db, server, queue, records, opts, plan, log
       done.respawned += r.after.length;
     } else if (step.kind === 'kill-conn') {
       done.killConn += await killWaitingConnection(db, queue, records, opts, log);
+    } else if (step.kind === 'kill-conn-org') {
+      done.killConnOrg += await killWaitingConnection(db, queue, records, opts, log, { on: 'organizations' });
     }
   }
   return done;

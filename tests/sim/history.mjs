@@ -7,11 +7,16 @@
 // first try them, shuffled in bursts so that one user's events overlap
 // in flight, with some svix-ids delivered more than once.
 //
+// Organizations and their memberships (orgs.mjs) share the plan: their
+// events are delivered in the same bursts, some beside the events of the
+// member user, some beside the other events of the organization.
+//
 // Bodies are built from the fixture shapes in tests/fixtures/clerk: ids,
 // names, emails, phones, metadata and times vary; the rest of each shape
 // stays as Clerk sends it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { generateOrgs, ignoredOrgEvent } from './orgs.mjs';
 
 const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -66,8 +71,7 @@ function loadShapes(fixtures) {
     updated: ['user.updated.json', 'user.updated.image-query.json', 'user.updated.long-unsafe-metadata.json',
       'user.updated.stale.json'].map(read),
     deleted: ['user.deleted.json', 'user.deleted.external-id.json'].map(read),
-    ignored: ['session.created.json', 'email.created.json', 'organization.created.json',
-      'organizationMembership.created.json'].map(read),
+    ignored: ['session.created.json', 'email.created.json'].map(read),
   };
 }
 
@@ -146,17 +150,20 @@ function envelope(r, shape, type, data, timestamp) {
 }
 
 /*
- * seed, users, events (per user, at least 2) -> {
+ * seed, users, events (per user, at least 2), orgs (null: 6-10) -> {
  *   users: [{ id, events: [{ svixId, type, body, data, timestamp (ms) }], deleted }],
+ *   orgs, memberships: see orgs.mjs (their events may be lost: never delivered),
  *   ignored: [{ svixId, body }],
- *   plan: [{ svixId, body, user (id or null) }]   first-try order, duplicates included
+ *   plan: [{ svixId, body, user (of a user event, else null), org (of an organization or
+ *           membership event), keys: [the user and organization ids it touches] }]
+ *         first-try order, duplicates included
  * }
  */
-export function generate(seed, { users = 60, events = 10, fixtures }) {
+export function generate(seed, { users = 60, events = 10, orgs = null, fixtures }) {
   const r = prng(seed);
   const shapes = loadShapes(fixtures);
   const tag = seed.toString(36).padStart(4, '0').slice(-4);
-  const out = { seed, users: [], ignored: [], plan: [] };
+  const out = { seed, users: [], orgs: [], memberships: [], ignored: [], plan: [] };
   let msgSeq = 0;
   const msgId = () => `msg_sim${tag}${String(++msgSeq).padStart(6, '0')}${r.id('', 8)}`;
   const t0 = 1773480413000 + r.int(0, 1e9);
@@ -203,11 +210,31 @@ export function generate(seed, { users = 60, events = 10, fixtures }) {
     }
   }
 
-  // First-try order: bursts of one user's remaining events (random subset,
-  // random order) so that several are in flight at once, with ignored
-  // events and repeated svix-ids mixed in.
-  const pending = out.users.map((u) => r.shuffle(u.events.map((e) => ({ svixId: e.svixId, body: e.body, user: u.id }))));
-  const ign = out.ignored.map((e) => ({ svixId: e.svixId, body: e.body, user: null }));
+  // Organizations and memberships: their own stream of random numbers, so
+  // that the users of a seed do not depend on them.
+  const ro = prng((seed ^ 0x9e3779b9) >>> 0);
+  const nOrgs = orgs === null ? ro.int(6, 10) : orgs;
+  Object.assign(out, generateOrgs(ro, { users: out.users, orgs: nOrgs, t0, msgId, envelope, fixtures, tag }));
+  for (let i = 0; out.orgs.length && i < 3; i++) out.ignored.push(ignoredOrgEvent(ro, out.orgs, t0, msgId, envelope, shapes.ignored[0]));
+
+  // First-try order: bursts of one stream's remaining events (random
+  // subset, random order) so that several are in flight at once, with
+  // ignored events and repeated svix-ids mixed in. A stream is a user's
+  // events, or an organization's; each membership event joins the stream
+  // of its user or of its organization, so that it races either the
+  // user's delete or the organization's other events and memberships.
+  const userStream = new Map(out.users.map((u) => [u.id, u.events.map((e) => ({ svixId: e.svixId, body: e.body, user: u.id, keys: [u.id] }))]));
+  const orgStream = new Map(out.orgs.map((o) => [o.id, o.events.filter((e) => !e.lost)
+    .map((e) => ({ svixId: e.svixId, body: e.body, user: null, org: o.id, keys: [o.id] }))]));
+  for (const m of out.memberships) {
+    for (const e of m.events) {
+      if (e.lost) continue;
+      const msg = { svixId: e.svixId, body: e.body, user: null, org: m.orgId, keys: [m.orgId, m.userId] };
+      (userStream.has(m.userId) && ro.chance(0.5) ? userStream.get(m.userId) : orgStream.get(m.orgId)).push(msg);
+    }
+  }
+  const pending = [...userStream.values(), ...orgStream.values()].map((p) => r.shuffle(p));
+  const ign = out.ignored.map((e) => ({ svixId: e.svixId, body: e.body, user: null, keys: [] }));
   const again = [];
   for (;;) {
     const open = pending.filter((p) => p.length);

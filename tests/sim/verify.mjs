@@ -1,23 +1,30 @@
 // The exactness check: the users table column by column and the events
-// table row by row, against what the history and the answers allow.
+// table row by row (users', organizations' and memberships' events), against
+// what the history and the answers allow; then the organizations and
+// memberships tables (orgverify.mjs).
 import { isDeepStrictEqual, inspect } from 'node:util';
 import { expectedUser, msToDatetime, normaliseUser, PERSONAL_COLUMNS, USER_COLUMNS } from '../integ/expect.mjs';
 import { diag, ok } from '../lib/tap.mjs';
 import { finalData } from './history.mjs';
+import { verifyOrgs } from './orgverify.mjs';
 
 const is2xx = (s) => s >= 200 && s < 300;
 const show = (v) => inspect(v, { depth: 4, breakLength: Infinity, maxStringLength: 120 });
 const TIME_COLUMNS = ['banned', 'locked', 'last_sign_in_at', 'clerk_created_at', 'clerk_updated_at'];
 
-function report(cond, msg, problems) {
-  ok(cond, msg);
-  if (!cond) {
-    for (const p of problems.slice(0, 25)) diag(`  ${p}`);
-    if (problems.length > 25) diag(`  ... ${problems.length - 25} more`);
-  }
+// sink: { ok(cond, msg), diag(msg) }, TAP by default.
+function reporter(sink) {
+  return (cond, msg, problems) => {
+    sink.ok(cond, msg);
+    if (!cond) {
+      for (const p of problems.slice(0, 25)) sink.diag(`  ${p}`);
+      if (problems.length > 25) sink.diag(`  ... ${problems.length - 25} more`);
+    }
+  };
 }
 
-export async function verify(db, hist, records, { label, app = new Map() }) {
+export async function verify(db, hist, records, { label, app = new Map(), strict = false, sink = { ok, diag } }) {
+  const report = reporter(sink);
   // --- What the wire said.
   const byId = new Map();
   for (const r of records) {
@@ -35,6 +42,13 @@ export async function verify(db, hist, records, { label, app = new Map() }) {
 
   const userEvents = new Map();
   for (const u of hist.users) for (const e of u.events) userEvents.set(e.svixId, { ...e, user: u });
+  // Every handled event: users', organizations' and memberships' (lost ones
+  // included: never sent, so never answered and never recorded).
+  const handled = new Map();
+  for (const [id, e] of userEvents) handled.set(id, { type: e.type, object: e.user.id, timestamp: e.timestamp });
+  for (const x of [...(hist.orgs || []), ...(hist.memberships || [])]) {
+    for (const e of x.events) handled.set(e.svixId, { type: e.type, object: e.data.id, timestamp: e.timestamp, lost: e.lost });
+  }
   const ignoredIds = new Set(hist.ignored.map((e) => e.svixId));
 
   // Each svix-id: applied or stale at most once, then duplicates.
@@ -57,17 +71,18 @@ export async function verify(db, hist, records, { label, app = new Map() }) {
   const rows = await db.query('SELECT svix_id, event_type, object_id, event_ts, outcome FROM clerk_webhook_events');
   const evRows = new Map(rows.map((r) => [r.svix_id, { ...r, event_ts: Number(r.event_ts) }]));
   const evProblems = [];
-  for (const [id, e] of userEvents) {
+  for (const [id, e] of handled) {
     const row = evRows.get(id);
+    if (e.lost && byId.has(id)) evProblems.push(`${id}: a lost event was sent`);
     if (!answered.has(id)) {
       if (row) evProblems.push(`${id}: never answered 2xx but has a row ${show(row)}`);
       continue;
     }
     if (!row) {
-      evProblems.push(`${id} (${e.type} ${e.user.id}): answered ${answered.get(id)} but no events row`);
+      evProblems.push(`${id} (${e.type} ${e.object}): answered ${answered.get(id)} but no events row`);
       continue;
     }
-    const want = { event_type: e.type, object_id: e.user.id, event_ts: e.timestamp < 1e11 ? e.timestamp * 1000 : e.timestamp };
+    const want = { event_type: e.type, object_id: e.object, event_ts: e.timestamp < 1e11 ? e.timestamp * 1000 : e.timestamp };
     const got = { event_type: row.event_type, object_id: row.object_id, event_ts: row.event_ts };
     if (!isDeepStrictEqual(got, want)) evProblems.push(`${id}: expected ${show(want)}, got ${show(got)}`);
     if (!['applied', 'stale'].includes(row.outcome)) evProblems.push(`${id}: outcome ${row.outcome}`);
@@ -75,9 +90,11 @@ export async function verify(db, hist, records, { label, app = new Map() }) {
     if (said && said !== row.outcome) evProblems.push(`${id}: answered ${said} but recorded ${row.outcome}`);
   }
   for (const [id, row] of evRows) {
-    if (!userEvents.has(id)) evProblems.push(`${id}: unexpected events row ${show(row)}${ignoredIds.has(id) ? ' (an ignored type)' : ''}`);
+    if (!handled.has(id)) evProblems.push(`${id}: unexpected events row ${show(row)}${ignoredIds.has(id) ? ' (an ignored type)' : ''}`);
   }
-  report(evProblems.length === 0, `${label}: events table exact (${evRows.size} rows for ${userEvents.size} user events, outcomes as answered)`, evProblems);
+  const nLost = [...handled.values()].filter((e) => e.lost).length;
+  report(evProblems.length === 0, `${label}: events table exact (${evRows.size} rows for ${userEvents.size} user events and ` +
+    `${handled.size - userEvents.size - nLost} organization and membership events, ${nLost} lost; outcomes as answered)`, evProblems);
 
   // --- The users table, every row, every owned column.
   const cols = [...USER_COLUMNS, 'birthday', 'country', 'bio'];
@@ -145,7 +162,10 @@ export async function verify(db, hist, records, { label, app = new Map() }) {
     `${label}: users table exact (${urows.length} rows, ${compared} owned columns compared, app columns as the app left them)`, userProblems);
   report(outcomeProblems.length === 0, `${label}: recorded outcomes consistent with the final rows`, outcomeProblems);
 
+  const orgs = await verifyOrgs(db, hist, { label, answered, evRows, report, strict, note: sink.diag });
+
   return {
+    orgs,
     attempts: all.length,
     retried: records.filter((r) => r.attempts.length > 1).length,
     statuses: all.reduce((m, a) => ((m[`${a.status}${a.word ? ' ' + a.word : ''}`] = (m[`${a.status}${a.word ? ' ' + a.word : ''}`] || 0) + 1), m), {}),

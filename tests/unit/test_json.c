@@ -163,9 +163,44 @@ nul(void)
 	}
 }
 
+/* json_next walks an array's elements as sent, whitespace and all. */
+static void
+elements(void)
+{
+	static const char	 text[] = " [ {\"a\":[1,2]} ,\"x,]\\\"\" ,\n"
+	    "-1.5e3,[] , null ]";
+	static const char *const want[] = {
+		"{\"a\":[1,2]}", "\"x,]\\\"\"", "-1.5e3", "[]", "null"
+	};
+	struct json_span	 arr = { text + 1, sizeof(text) - 2 }, el;
+	size_t			 pos = 0, n = 0;
+	int			 good = 1;
+
+	ok(json_validate(text, sizeof(text) - 1, NULL) == 0,
+	    "the array is JSON");
+	while (json_next(arr, &pos, &el)) {
+		if (n >= 5 || el.len != strlen(want[n]) ||
+		    memcmp(el.p, want[n], el.len) != 0)
+			good = 0;
+		n++;
+	}
+	ok(good && n == 5, "five elements, each exactly as sent (%zu)", n);
+	ok(json_next(arr, &pos, &el) == 0 && el.p == NULL,
+	    "the end stays the end");
+	arr.p = "[ ]";
+	arr.len = 3;
+	pos = 0;
+	ok(json_next(arr, &pos, &el) == 0, "an empty array has none");
+	arr.p = "{}";
+	arr.len = 2;
+	pos = 0;
+	ok(json_next(arr, &pos, &el) == 0, "an object is not an array");
+}
+
 int
 main(void)
 {
+	elements();
 	nul();
 	validate();
 	depth();

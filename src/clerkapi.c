@@ -1,0 +1,330 @@
+/*
+ * clerksync — clerkapi: Clerk's Backend API through a libcurl loaded at
+ * run time.
+ * SPDX-License-Identifier: ISC
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "clerkapi.h"
+#include "log.h"
+#include "num.h"
+
+#define API_MARGIN	0.05	/* seconds added to the rate window */
+#define API_BACKOFF_MAX	30	/* seconds between tries */
+#define API_RETRY_AFTER_MAX 120	/* seconds we wait when told to */
+
+/* The few libcurl functions used, found with dlsym. */
+struct curl_fns {
+	CURLcode	 (*global_init)(long);
+	CURL		*(*easy_init)(void);
+	CURLcode	 (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	 (*easy_perform)(CURL *);
+	CURLcode	 (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char	*(*easy_strerror)(CURLcode);
+	void		 (*easy_cleanup)(CURL *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		 (*slist_free_all)(struct curl_slist *);
+};
+
+struct api {
+	void			*lib;
+	struct curl_fns		 f;
+	CURL			*h;
+	struct curl_slist	*headers;
+	const char		*base;
+	char			*url;
+	size_t			 urlsz;
+	char			*buf;
+	size_t			 len, cap;
+	int			 retry_after;	/* of the last answer; -1 */
+	double			*ring;		/* start times, a window's */
+	int			 nring, head, rate;
+	double			 window;
+	struct api_stats	 st;
+	char			 curlerr[CURL_ERROR_SIZE];
+};
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+pause_for(double sec)
+{
+	struct timespec	 ts;
+
+	if (sec <= 0)
+		return;
+	ts.tv_sec = (time_t)sec;
+	ts.tv_nsec = (long)((sec - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1)
+		continue;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct api	*a = arg;
+	size_t		 len = size * n, cap;
+	char		*nb;
+
+	if (len > API_BODY_MAX - a->len)
+		return 0;		/* curl fails the transfer */
+	if (a->len + len + 1 > a->cap) {
+		for (cap = a->cap ? a->cap : 65536; cap < a->len + len + 1;)
+			cap *= 2;
+		if ((nb = realloc(a->buf, cap)) == NULL)
+			return 0;
+		a->buf = nb;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, p, len);
+	a->len += len;
+	a->buf[a->len] = '\0';
+	return len;
+}
+
+/* Retry-After in seconds (an HTTP date is taken as absent). */
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct api	*a = arg;
+	size_t		 len = size * n, i;
+	long long	 v;
+
+	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		for (i = 12; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+			continue;
+		while (len > i && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+		    p[len - 1] == ' '))
+			len--;
+		if (num_parse(p + i, len - i, 0, 86400, &v) == 0)
+			a->retry_after = (int)v;
+	}
+	return size * n;
+}
+
+#define SYM(name, field) do {						\
+	*(void **)(&a->f.field) = dlsym(a->lib, name);			\
+	if (a->f.field == NULL)						\
+		goto nosym;						\
+} while (0)
+
+struct api *
+api_open(const struct config *cf, long timeout, char *err, size_t errsz)
+{
+	struct api	*a;
+	char		*auth;
+	size_t		 n;
+
+	if (cf->clerk_secret_key == NULL) {
+		snprintf(err, errsz, "clerk_secret_key: not set (the sk_... "
+		    "key of the instance, or CLERK_SECRET_KEY)");
+		return NULL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto oom;
+	a->retry_after = -1;
+	if ((a->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errsz, "libcurl is needed for this (Debian: "
+		    "libcurl4): %s", dlerror());
+		free(a);
+		return NULL;
+	}
+	SYM("curl_global_init", global_init);
+	SYM("curl_easy_init", easy_init);
+	SYM("curl_easy_setopt", easy_setopt);
+	SYM("curl_easy_perform", easy_perform);
+	SYM("curl_easy_getinfo", easy_getinfo);
+	SYM("curl_easy_strerror", easy_strerror);
+	SYM("curl_easy_cleanup", easy_cleanup);
+	SYM("curl_slist_append", slist_append);
+	SYM("curl_slist_free_all", slist_free_all);
+	if (a->f.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (a->h = a->f.easy_init()) == NULL)
+		goto oom;
+
+	a->base = cf->clerk_api_url;
+	a->rate = cf->rate_requests;
+	a->window = cf->rate_seconds + API_MARGIN;
+	if ((a->ring = calloc((size_t)a->rate, sizeof(*a->ring))) == NULL)
+		goto oom;
+	n = strlen("Authorization: Bearer ") + strlen(cf->clerk_secret_key) + 1;
+	if ((auth = malloc(n)) == NULL)
+		goto oom;
+	snprintf(auth, n, "Authorization: Bearer %s", cf->clerk_secret_key);
+	a->headers = a->f.slist_append(NULL, auth);
+	memset(auth, 0, n);
+	free(auth);
+	if (a->headers == NULL || (a->headers = a->f.slist_append(a->headers,
+	    "Accept: application/json")) == NULL)
+		goto oom;
+
+	/* HTTPS only, verified; no redirects; the secret in a header only. */
+	a->f.easy_setopt(a->h, CURLOPT_HTTPHEADER, a->headers);
+	a->f.easy_setopt(a->h, CURLOPT_USERAGENT, "clerksync/"
+	    CLERKSYNC_VERSION);
+	a->f.easy_setopt(a->h, CURLOPT_PROTOCOLS_STR, "https");
+	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYPEER, 1L);
+	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cf->clerk_ca_file != NULL)
+		a->f.easy_setopt(a->h, CURLOPT_CAINFO, cf->clerk_ca_file);
+	a->f.easy_setopt(a->h, CURLOPT_FOLLOWLOCATION, 0L);
+	a->f.easy_setopt(a->h, CURLOPT_NOSIGNAL, 1L);
+	a->f.easy_setopt(a->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	a->f.easy_setopt(a->h, CURLOPT_TIMEOUT, timeout > 0 ? timeout :
+	    (long)API_TIMEOUT);
+	a->f.easy_setopt(a->h, CURLOPT_ACCEPT_ENCODING, "");
+	a->f.easy_setopt(a->h, CURLOPT_ERRORBUFFER, a->curlerr);
+	a->f.easy_setopt(a->h, CURLOPT_WRITEFUNCTION, on_body);
+	a->f.easy_setopt(a->h, CURLOPT_WRITEDATA, a);
+	a->f.easy_setopt(a->h, CURLOPT_HEADERFUNCTION, on_header);
+	a->f.easy_setopt(a->h, CURLOPT_HEADERDATA, a);
+	return a;
+nosym:
+	snprintf(err, errsz, "libcurl is older than 7.85: %s", dlerror());
+	api_close(a);
+	return NULL;
+oom:
+	snprintf(err, errsz, "out of memory");
+	api_close(a);
+	return NULL;
+}
+
+/* Wait until one more request fits the rate window, and count it. */
+static void
+pace(struct api *a)
+{
+	double	 t = now(), oldest;
+
+	if (a->nring == a->rate) {
+		oldest = a->ring[a->head];
+		if (t - oldest < a->window)
+			pause_for(a->window - (t - oldest));
+		a->nring--;
+		a->head = (a->head + 1) % a->rate;
+	}
+	a->ring[(a->head + a->nring) % a->rate] = now();
+	a->nring++;
+	a->st.requests++;
+}
+
+int
+api_get(struct api *a, const char *path, const char **body, size_t *len,
+    char *err, size_t errsz)
+{
+	CURLcode	 rc;
+	long		 status;
+	size_t		 need = strlen(a->base) + strlen(path) + 1;
+	int		 tries = 0, limited = 0;
+	double		 backoff = 0.5;
+	char		*nu;
+
+	if (need > a->urlsz) {
+		if ((nu = realloc(a->url, need)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		a->url = nu;
+		a->urlsz = need;
+	}
+	snprintf(a->url, a->urlsz, "%s%s", a->base, path);
+	a->f.easy_setopt(a->h, CURLOPT_URL, a->url);
+	for (;;) {
+		pace(a);
+		a->len = 0;
+		a->retry_after = -1;
+		a->curlerr[0] = '\0';
+		if (a->buf != NULL)
+			a->buf[0] = '\0';
+		rc = a->f.easy_perform(a->h);
+		status = 0;
+		if (rc == CURLE_OK)
+			a->f.easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200 || status == 404) {
+			*body = a->buf != NULL ? a->buf : "";
+			*len = a->len;
+			return (int)status;
+		}
+		if (status == 429) {
+			a->st.limited++;
+			if (++limited > API_LIMITED_MAX) {
+				snprintf(err, errsz, "GET %s: still 429 after "
+				    "%d waits", path, API_LIMITED_MAX);
+				return -1;
+			}
+			pause_for(a->retry_after >= 0 ? (a->retry_after >
+			    API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX :
+			    a->retry_after) : a->window);
+			continue;
+		}
+		if (status == 401 || status == 403) {
+			snprintf(err, errsz, "GET %s: HTTP %ld: check "
+			    "clerk_secret_key", path, status);
+			return -1;
+		}
+		/* Transport errors, timeouts and 5xx may pass; the rest not. */
+		if (rc != CURLE_OK && (rc == CURLE_UNSUPPORTED_PROTOCOL ||
+		    rc == CURLE_URL_MALFORMAT || rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_WRITE_ERROR)) {
+			snprintf(err, errsz, "GET %s: %s", path,
+			    a->curlerr[0] ? a->curlerr :
+			    a->f.easy_strerror(rc));
+			return -1;
+		}
+		if (rc == CURLE_OK && status < 500) {
+			snprintf(err, errsz, "GET %s: HTTP %ld", path, status);
+			return -1;
+		}
+		if (++tries >= API_ATTEMPTS) {
+			if (rc != CURLE_OK)
+				snprintf(err, errsz, "GET %s: %s (%d tries)",
+				    path, a->curlerr[0] ? a->curlerr :
+				    a->f.easy_strerror(rc), tries);
+			else
+				snprintf(err, errsz, "GET %s: HTTP %ld (%d "
+				    "tries)", path, status, tries);
+			return -1;
+		}
+		a->st.retried++;
+		log_info("GET %s: %s, again in %.1f s", path, rc != CURLE_OK ?
+		    a->f.easy_strerror(rc) : "server error", backoff);
+		pause_for(backoff);
+		backoff = backoff * 2 > API_BACKOFF_MAX ? API_BACKOFF_MAX :
+		    backoff * 2;
+	}
+}
+
+void
+api_stats(const struct api *a, struct api_stats *out)
+{
+	*out = a->st;
+}
+
+void
+api_close(struct api *a)
+{
+	if (a == NULL)
+		return;
+	if (a->h != NULL)
+		a->f.easy_cleanup(a->h);
+	if (a->headers != NULL)
+		a->f.slist_free_all(a->headers);
+	/* libcurl stays loaded: its OpenSSL may have exit handlers. */
+	free(a->ring);
+	free(a->url);
+	free(a->buf);
+	free(a);
+}

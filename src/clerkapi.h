@@ -1,0 +1,50 @@
+/*
+ * clerksync — clerkapi: GET requests to Clerk's Backend API over HTTPS,
+ * through libcurl, which is loaded only when a subcommand needs it (the
+ * webhook path never pays for it). Paces itself under the rate limit,
+ * honours 429 and Retry-After, retries 5xx and timeouts with backoff.
+ * Never logs the secret key.
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLERKSYNC_CLERKAPI_H
+#define CLERKSYNC_CLERKAPI_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define API_ATTEMPTS	6	/* tries of one request on 5xx or timeout */
+#define API_LIMITED_MAX	30	/* 429 answers to one request */
+#define API_TIMEOUT	30	/* seconds, default per request */
+#define API_BODY_MAX	(64 * 1024 * 1024)	/* bytes of one answer */
+
+struct api;
+
+struct api_stats {
+	unsigned long	 requests;	/* sent, retries included */
+	unsigned long	 retried;	/* after a 5xx or a timeout */
+	unsigned long	 limited;	/* answered 429 */
+};
+
+/*
+ * Load libcurl and prepare a connection to cf->clerk_api_url with
+ * cf->clerk_secret_key. timeout is seconds per request (0: API_TIMEOUT).
+ * Returns NULL with err set.
+ */
+struct api	*api_open(const struct config *cf, long timeout, char *err,
+		    size_t errsz);
+
+/*
+ * GET path (from "/v1/...", query included). Returns 200 with *body and
+ * *len set (valid until the next call), 404, or -1 with err set once the
+ * retries are spent or the answer cannot succeed (401, 422, ...).
+ */
+int		 api_get(struct api *a, const char *path, const char **body,
+		    size_t *len, char *err, size_t errsz);
+
+void		 api_stats(const struct api *a, struct api_stats *out);
+
+/* Safe on NULL. */
+void		 api_close(struct api *a);
+
+#endif

@@ -1,0 +1,317 @@
+// backfill and reconcile against a local fake of Clerk's Backend API
+// (tests/lib/fakeclerk.mjs: HTTPS with its own CA, pagination, the
+// 100-per-10-s limit with 429 + Retry-After, injected 500s and slow
+// answers) and a private MariaDB. Webhooks race the import through the
+// CGI binary, signed as Svix signs them.
+//
+// usage: node tests/backfill/run.mjs      (TAP; CLERKSYNC_BIN as run.mjs)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeConfig } from '../lib/conf.mjs';
+import { cgiDriver } from '../lib/drivers.mjs';
+import { startFakeClerk } from '../lib/fakeclerk.mjs';
+import { startTempMariaDB } from '../lib/mariadb.mjs';
+import { onCleanup, sleep, spawnTracked, tmpDir, untrack } from '../lib/procs.mjs';
+import { newSecret, signedHeaders } from '../lib/sign.mjs';
+import { diag, done, eq, ok, test } from '../lib/tap.mjs';
+import {
+  expectedDeleted, expectedMember, expectedOrg, expectedUser, MEMBER_COLUMNS, normaliseRow, normaliseUser, ORG_COLUMNS,
+  USER_COLUMNS,
+} from '../integ/expect.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const src = path.resolve(here, '..', '..');
+const bin = path.resolve(process.env.CLERKSYNC_BIN || path.join(src, 'cgi-bin', 'clerksync.fcgi'));
+const started = Date.now();
+const dir = tmpDir('clerksync-backfill-');
+onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let db;
+let fc;
+let confSeq = 0;
+const secret = newSecret();
+
+function config(over = {}) {
+  return writeConfig(path.join(dir, `clerksync-${++confSeq}.conf`), {
+    signing_secret: secret,
+    db_socket: db.socket,
+    db_user: db.user,
+    db_password: db.password,
+    db_name: db.database,
+    log_file: path.join(dir, 'clerksync.log'),
+    clerk_secret_key: fc.secretKey,
+    clerk_api_url: fc.url,
+    clerk_ca_file: fc.caFile,
+    ...over,
+  });
+}
+
+// Run the binary with args; resolves { code, out, err }.
+function run(args, conf, { onSpawn } = {}) {
+  return new Promise((resolve) => {
+    const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: conf }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    if (onSpawn) onSpawn(child);
+    child.on('close', (code, signal) => {
+      untrack(child.pid);
+      resolve({ code, signal, out, err });
+    });
+  });
+}
+
+async function reset() {
+  for (const t of ['users', 'organizations', 'organization_memberships', 'clerk_webhook_events', 'clerksync_backfill']) {
+    await db.query(`DELETE FROM ${t}`);
+  }
+}
+
+const summaryOf = (out, walk) => {
+  const m = new RegExp(`^${walk}: (\\d+) read: (\\d+) inserted, (\\d+) updated, (\\d+) unchanged, (\\d+) stale .*?, (\\d+) failed$`, 'm').exec(out);
+  return m ? { read: +m[1], inserted: +m[2], updated: +m[3], unchanged: +m[4], stale: +m[5], failed: +m[6] } : null;
+};
+
+async function usersTable() {
+  const rows = await db.query(`SELECT ${USER_COLUMNS.join(', ')} FROM users`);
+  return new Map(rows.map((r) => [r.clerk_id, normaliseUser(r)]));
+}
+
+// Every user of the fake, column by column; returns the mismatches.
+async function compareUsers(want = (u) => expectedUser(u), skip = new Map()) {
+  const got = await usersTable();
+  const bad = [];
+  for (const u of fc.users.values()) {
+    if (skip.has(u.id)) continue;
+    const w = want(u);
+    const g = got.get(u.id);
+    if (JSON.stringify(g) !== JSON.stringify(w)) bad.push(`${u.id}: ${g ? 'differs' : 'missing'}`);
+  }
+  return { bad, rows: got.size };
+}
+
+const webhook = (type, data, timestamp) => {
+  const body = Buffer.from(JSON.stringify({ data, object: 'event', timestamp, type }));
+  return { headers: signedHeaders(secret, body), body };
+};
+
+try {
+  db = await startTempMariaDB();
+  await db.createDatabase({ schemaDir: path.join(src, 'schema') });
+  fc = await startFakeClerk();
+  diag(`fake Backend API ${fc.url}; mariadb ${db.socket}`);
+
+  await test('a full backfill of 10,000 users, organizations and memberships', async () => {
+    await reset();
+    const users = fc.addUsers(10000, { seed: 1 });
+    const orgs = fc.addOrganizations(12, { seed: 1 });
+    orgs.forEach((o, i) => {
+      for (let k = 0; k < 1 + (i % 4); k++) fc.addMembership(o.id, users[i * 7 + k].id, { role: k ? 'org:member' : 'org:admin' });
+    });
+    const t = Date.now();
+    const r = await run(['backfill'], config());
+    diag(`backfill of ${fc.users.size} users, ${fc.organizations.size} organizations, ${fc.memberships.size} memberships: ${Date.now() - t} ms, ${fc.requests.length} requests`);
+    eq(r.code, 0, 'backfill exits 0');
+    if (r.code !== 0) diag(r.out + r.err);
+    eq(summaryOf(r.out, 'users'), { read: 10000, inserted: 10000, updated: 0, unchanged: 0, stale: 0, failed: 0 }, 'summary: 10,000 users inserted');
+    eq(summaryOf(r.out, 'organizations'), { read: 12, inserted: 12, updated: 0, unchanged: 0, stale: 0, failed: 0 }, 'summary: 12 organizations');
+    eq(summaryOf(r.out, 'memberships') && summaryOf(r.out, 'memberships').inserted, fc.memberships.size, 'summary: every membership inserted');
+    const { bad, rows } = await compareUsers();
+    eq([rows, bad.slice(0, 5)], [10000, []], 'users table: every user exactly as the API has it');
+    let orgBad = 0;
+    for (const o of fc.organizations.values()) {
+      const [row] = await db.query(`SELECT ${ORG_COLUMNS.join(', ')} FROM organizations WHERE clerk_id = ?`, [o.id]);
+      if (!row || JSON.stringify(normaliseRow(row, ORG_COLUMNS)) !== JSON.stringify(expectedOrg(o))) orgBad++;
+    }
+    eq(orgBad, 0, 'organizations table: exact');
+    let memBad = 0;
+    for (const m of fc.memberships.values()) {
+      const [row] = await db.query(`SELECT ${MEMBER_COLUMNS.join(', ')} FROM organization_memberships WHERE clerk_id = ?`, [m.id]);
+      if (!row || JSON.stringify(normaliseRow(row, MEMBER_COLUMNS)) !== JSON.stringify(expectedMember(m))) memBad++;
+    }
+    eq(memBad, 0, `organization_memberships table: exact (${fc.memberships.size} rows)`);
+    eq((await db.query('SELECT COUNT(*) AS n FROM clerk_webhook_events'))[0].n, 0, 'no events rows: an import is not a webhook');
+    ok(fc.maxInWindow(10000) <= 100 && fc.count429 === 0, `never more than 100 requests in 10 s (max ${fc.maxInWindow(10000)}, ${fc.count429} answered 429)`);
+    eq(fc.authFailures, 0, 'every request carried the secret key');
+    const log = fs.existsSync(path.join(dir, 'clerksync.log')) ? fs.readFileSync(path.join(dir, 'clerksync.log'), 'utf8') : '';
+    ok(!(r.out + r.err + log).includes(fc.secretKey), 'the secret key is in no output and no log');
+
+    const again = await run(['backfill'], config());
+    eq([again.code, summaryOf(again.out, 'users')], [0, { read: 10000, inserted: 0, updated: 0, unchanged: 10000, stale: 0, failed: 0 }],
+      'a second backfill: everything unchanged');
+  });
+
+  await test('a backfill racing webhooks ends in the newest state', async () => {
+    await reset();
+    const all = [...fc.users.values()];
+    const newer = all.slice(0, 40);
+    const deleted = all.slice(40, 80);
+    const older = all.slice(80, 120);
+    const cgi = cgiDriver({ bin, env: { CLERKSYNC_CONFIG: config() }, dir });
+    const hooks = [];
+    for (const u of newer) hooks.push(webhook('user.updated', { ...u, first_name: 'From the webhook', updated_at: u.updated_at + 500 }, u.updated_at + 510));
+    for (const u of deleted) hooks.push(webhook('user.deleted', { deleted: true, id: u.id, object: 'user' }, u.updated_at + 700));
+    for (const u of older) hooks.push(webhook('user.updated', { ...u, first_name: 'Older', updated_at: u.updated_at - 500 }, u.updated_at - 490));
+    // The import reads small pages so that it is under way while the
+    // webhooks land, half of them before it starts.
+    const answers = [];
+    for (const h of hooks.slice(0, 60)) answers.push((await cgi.send(h)).json);
+    const walking = run(['backfill', '--limit', '100'], config());
+    for (const h of hooks.slice(60)) answers.push((await cgi.send(h)).json);
+    const r = await walking;
+    eq(r.code, 0, 'backfill exits 0');
+    ok(answers.every((a) => a && ['applied', 'stale'].includes(a.status)), 'every webhook answered applied or stale');
+    const del = new Map(deleted.map((u) => [u.id, u]));
+    const nw = new Set(newer.map((u) => u.id));
+    const { bad } = await compareUsers((u) => {
+      if (nw.has(u.id)) return expectedUser({ ...u, first_name: 'From the webhook', updated_at: u.updated_at + 500 });
+      if (del.has(u.id)) return null;
+      return expectedUser(u);
+    }, del);
+    eq(bad.slice(0, 5), [], 'newer webhook states kept, older webhook states replaced by the API');
+    // A deleted user: tombstone or deleted row, whichever came first; the
+    // Clerk times are those of the import if it came first.
+    const got = await usersTable();
+    const delBad = deleted.filter((u) => {
+      const g = got.get(u.id);
+      const t = expectedDeleted(null, { data: { id: u.id }, timestamp: u.updated_at + 700 });
+      const d = expectedDeleted(expectedUser(u), { data: { id: u.id }, timestamp: u.updated_at + 700 });
+      return JSON.stringify(g) !== JSON.stringify(t) && JSON.stringify(g) !== JSON.stringify(d);
+    });
+    eq(delBad.map((u) => u.id), [], 'users deleted by webhook stay deleted, personal columns cleared (never brought back)');
+    const s = summaryOf(r.out, 'users');
+    ok(s && s.read === 10000 && s.stale >= 40, `the summary counts the stale ones (${JSON.stringify(s)})`);
+  });
+
+  await test('an interrupted backfill resumes where it stopped', async () => {
+    await reset();
+    fc.delayMs = 40;
+    let child;
+    const first = run(['backfill', '--limit', '200'], config(), { onSpawn: (c) => (child = c) });
+    const before = fc.requests.length;
+    while (fc.requests.length - before < 12) await sleep(20);
+    child.kill('SIGKILL');
+    const killed = await first;
+    fc.delayMs = 0;
+    const [{ n: partial }] = await db.query('SELECT COUNT(*) AS n FROM users');
+    ok(killed.code !== 0 && Number(partial) > 0 && Number(partial) < 10000, `killed mid-walk with ${partial} users written`);
+    const mark = fc.requests.length;
+    const r = await run(['backfill', '--limit', '200'], config());
+    const m = /^users: resuming at offset (\d+)$/m.exec(r.out);
+    ok(r.code === 0 && m && Number(m[1]) > 0, `the second run resumes (${m ? m[0] : r.out.split('\n')[0]})`);
+    const userPages = fc.requests.slice(mark).filter((q) => q.path === '/v1/users').length;
+    ok(userPages < 50, `and reads only the rest: ${userPages} of 50 pages`);
+    const { bad, rows } = await compareUsers();
+    eq([rows, bad.slice(0, 5)], [10000, []], 'after the resume every user is exact');
+  });
+
+  await test('429 with Retry-After is honoured', async () => {
+    await reset();
+    const slow = await startFakeClerk({ rateLimit: 5, rateWindowMs: 1000, secretKey: fc.secretKey });
+    slow.addUsers(300, { seed: 3 });
+    const r = await run(['backfill', '--limit', '20'], config({ clerk_api_url: slow.url, clerk_ca_file: slow.caFile, clerk_rate_limit: '20/1', events: 'users' }));
+    eq(r.code, 0, 'backfill exits 0');
+    ok(slow.count429 > 0, `the fake answered 429 (${slow.count429} times)`);
+    const m = /answered 429/.exec(r.out) && /(\d+) answered 429/.exec(r.out);
+    eq(m && Number(m[1]), slow.count429, 'the summary counts them');
+    // After a 429 the next request waits for the Retry-After second.
+    const reqs = slow.requests;
+    let early = 0;
+    for (let i = 0; i + 1 < reqs.length; i++) if (reqs[i].status === 429 && reqs[i + 1].t - reqs[i].t < 900) early++;
+    eq(early, 0, 'no request came sooner than Retry-After after a 429');
+    eq((await db.query('SELECT COUNT(*) AS n FROM users'))[0].n, 300, 'every user imported');
+    await slow.close();
+  });
+
+  await test('the client stays under its limit by itself', async () => {
+    await reset();
+    const lim = await startFakeClerk({ rateLimit: 40, rateWindowMs: 2000, secretKey: fc.secretKey });
+    lim.addUsers(1900, { seed: 4 });
+    const t = Date.now();
+    const r = await run(['backfill', '--limit', '20'], config({ clerk_api_url: lim.url, clerk_ca_file: lim.caFile, clerk_rate_limit: '40/2', events: 'users' }));
+    diag(`${lim.requests.length} requests in ${Date.now() - t} ms`);
+    eq(r.code, 0, 'backfill exits 0');
+    ok(lim.requests.length >= 96, `${lim.requests.length} requests made`);
+    ok(lim.maxInWindow(2000) <= 40 && lim.count429 === 0, `at most 40 in any 2 s (max ${lim.maxInWindow(2000)}), no 429`);
+    await lim.close();
+  });
+
+  await test('5xx and timeouts are retried with backoff', async () => {
+    await reset();
+    fc.failNext(2, 503);
+    const r = await run(['backfill', '--restart'], config({ events: 'users' }));
+    eq(r.code, 0, 'two 503s: backfill exits 0');
+    ok(/2 retried/.test(r.out), 'the summary counts 2 retries');
+    fc.slowNext(1, 3000);
+    const t = await run(['backfill', '--restart', '--timeout', '1'], config({ events: 'users' }));
+    ok(t.code === 0 && /1 retried/.test(t.out), `a timed-out request is retried (${t.out.split('\n').find((l) => l.startsWith('api:'))})`);
+    fc.failNext(10, 500);
+    const f = await run(['backfill', '--restart'], config({ events: 'users' }));
+    ok(f.code === 1 && /stopped: .*HTTP 500 \(6 tries\)/.test(f.out), 'after 6 failed tries it stops, saying why');
+    fc.failNext(0);
+  });
+
+  await test('a wrong key, plain HTTP and a missing key', async () => {
+    const bad = await run(['backfill'], config({ clerk_secret_key: 'sk_test_wrong' }));
+    ok(bad.code === 1 && /clerk_secret_key/.test(bad.out) && !bad.out.includes('sk_test_wrong'), 'a refused key: exit 1, names the setting, not the key');
+    const plain = await run(['backfill'], config({ clerk_api_url: fc.url.replace('https:', 'http:') }));
+    ok(plain.code === 1 && /clerk_api_url/.test(plain.out + plain.err), 'an http:// URL is refused');
+    const none = await run(['backfill'], config({ clerk_secret_key: '' }));
+    ok(none.code === 1 && /clerk_secret_key: not set/.test(none.out), 'no key: says so');
+    const noca = await run(['backfill'], config({ clerk_ca_file: '' }));
+    ok(noca.code === 1 && /stopped:/.test(noca.out), 'TLS is verified: a certificate from an unknown CA fails');
+  });
+
+  await test('reconcile marks exactly the users Clerk no longer has', async () => {
+    await reset();
+    const r0 = await run(['backfill'], config());
+    eq(r0.code, 0, 'a fresh backfill first');
+    const gone = [...fc.users.values()].slice(500, 530);
+    for (const u of gone) fc.deleteUser(u.id);
+    const orgGone = [...fc.organizations.values()][0];
+    const orgMembers = (await db.query('SELECT clerk_id FROM organization_memberships WHERE org_clerk_id = ?', [orgGone.id])).map((x) => x.clerk_id);
+    fc.deleteOrganization(orgGone.id);
+    const dry = await run(['reconcile', '--dry-run'], config());
+    eq(dry.code, 0, 'reconcile --dry-run exits 0');
+    eq((dry.out.match(/^would mark user_\S+: deleted in Clerk$/gm) || []).length, 30, 'dry run reports the 30 deleted users');
+    ok(/^would mark org_\S+: deleted in Clerk$/m.test(dry.out), 'and the deleted organization');
+    eq((await db.query('SELECT COUNT(*) AS n FROM users WHERE deleted_at IS NOT NULL'))[0].n, 0, 'dry run: nothing written');
+    // A user that only a webhook has told of, written while the walk runs:
+    // the walk could not list it, so it is not a candidate.
+    const cgi = cgiDriver({ bin, env: { CLERKSYNC_CONFIG: config() }, dir });
+    const fresh = { ...[...fc.users.values()][0], id: 'user_onlyfromawebhook000000001', updated_at: Date.now() };
+    fc.delayMs = 30;
+    const mark = fc.requests.length;
+    const walking = run(['reconcile', '--limit', '200'], config());
+    while (fc.requests.length - mark < 5) await sleep(20);
+    const res = await cgi.send(webhook('user.created', fresh, Date.now()));
+    eq(res.json && res.json.status, 'applied', 'a webhook-only user written during the walk');
+    const r = await walking;
+    fc.delayMs = 0;
+    eq(r.code, 0, 'reconcile exits 0');
+    const deletedNow = (await db.query('SELECT clerk_id FROM users WHERE deleted_at IS NOT NULL ORDER BY clerk_id')).map((x) => x.clerk_id);
+    eq(deletedNow, gone.map((u) => u.id).sort(), 'exactly the 30 users missing from Clerk are marked deleted');
+    const [row] = await db.query('SELECT email, first_name FROM users WHERE clerk_id = ?', [gone[0].id]);
+    eq([row.email, row.first_name], [null, null], 'their personal columns are cleared, as for user.deleted');
+    const [o] = await db.query('SELECT deleted_at IS NOT NULL AS d FROM organizations WHERE clerk_id = ?', [orgGone.id]);
+    eq(o && Number(o.d), 1, 'the deleted organization is marked deleted');
+    const ended = await db.query('SELECT COUNT(*) AS n FROM organization_memberships WHERE org_clerk_id = ? AND deleted_at IS NOT NULL', [orgGone.id]);
+    eq(Number(ended[0].n), orgMembers.length, 'and its memberships ended');
+    const [w] = await db.query('SELECT deleted_at FROM users WHERE clerk_id = ?', ['user_onlyfromawebhook000000001']);
+    eq(w && w.deleted_at, null, 'the webhook-only user created after the walk began stays live');
+    // The fake has no such user: the next reconcile finds it, and only it.
+    const again = await run(['reconcile'], config());
+    ok(again.code === 0 && /users: 1 deleted in Clerk marked deleted/.test(again.out) &&
+      /^marked user_onlyfromawebhook000000001: deleted in Clerk$/m.test(again.out), 'the next reconcile marks that one, and nothing else');
+  });
+} catch (e) {
+  ok(false, `harness: ${e.message.split('\n')[0]}`);
+  diag(e.stack);
+} finally {
+  if (fc) await fc.close();
+  if (db) await db.stop();
+}
+diag(`backfill suite took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+process.exitCode = done() ? 1 : 0;
