@@ -30,7 +30,8 @@ OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
-.PHONY: all bins check test unit integ asan valgrind fuzz run bench clean npm
+.PHONY: all bins check test unit integ asan valgrind fuzz run bench clean npm \
+	cluster-test backfill-test
 .SECONDARY:
 
 all: $(BIN)
@@ -79,6 +80,12 @@ unit: bins
 
 integ: bins npm
 	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi integ
+
+backfill-test: bins npm
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi backfill
+
+cluster-test: bins npm
+	@bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi cluster
 
 asan:
 	$(MAKE) VARIANT=asan OPT='-O1 -g' test
