@@ -601,6 +601,27 @@ async function php(ctx, d) {
   eq([r2.code, parse(r2.stdout)], [0, want], `${tag}: same output with settings from an ini file (socket DSN)`);
   const r3 = await runCmd(phpBin, [script], { env: { ...env, DB_PASSWORD: 'wrong' } });
   ok(r3.code === 1 && /database:/.test(r3.stderr) && !r3.stdout, `${tag}: a wrong password is one line on stderr, exit 1`);
+
+  // members.php: the live members of an organization, with their users.
+  const mtag = 'examples/php/members.php';
+  const members = path.join(d.examples, 'php', 'members.php');
+  for (const f of ['organization.updated.json', 'organizationMembership.created.creator.json', 'organizationMembership.created.json']) {
+    ctx.expectAnswer(await ctx.deliver(cgi, ctx.fixture(f)), { status: 200, body: 'applied' }, `${mtag}: ${f} applied`);
+  }
+  const creator = JSON.parse(ctx.fixture('organizationMembership.created.creator.json')).data;
+  const member = JSON.parse(ctx.fixture('organizationMembership.created.json')).data;
+  const wantMembers = [
+    { user_clerk_id: Z, email: expectedUser(upd).email, first_name: upd.first_name, last_name: upd.last_name, role: 'org:admin', permissions: creator.permissions },
+    { user_clerk_id: member.public_user_data.user_id, email: null, first_name: null, last_name: null, role: 'org:member', permissions: member.permissions },
+  ];
+  const m1 = await runCmd(phpBin, [members, creator.organization.id], { env });
+  eq([m1.code, parse(m1.stdout)], [0, wantMembers], `${mtag}: by organization id, oldest first; a member clerksync has no user row for has null user columns`);
+  if (m1.code !== 0) diag(m1.stderr);
+  const m2 = await runCmd(phpBin, [members, 'cafe-nandu-roastery', ini], { env: { PATH: process.env.PATH } });
+  eq([m2.code, parse(m2.stdout)], [0, wantMembers], `${mtag}: by slug, settings from the ini file`);
+  ctx.expectAnswer(await ctx.deliver(cgi, ctx.fixture('organizationMembership.deleted.json')), { status: 200, body: 'applied' }, `${mtag}: membership deleted`);
+  const m3 = await runCmd(phpBin, [members, creator.organization.id], { env });
+  eq([m3.code, parse(m3.stdout)], [0, wantMembers.slice(0, 1)], `${mtag}: an ended membership is not listed`);
 }
 
 // --------------------------------------------------- check and migrate
