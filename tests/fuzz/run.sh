@@ -31,10 +31,10 @@ echo "# $($cc --version | head -1)"
 mkdir -p "$out/obj" "$out/corpus" "$out/crashes" || exit 2
 
 pkgs="libcjson libmariadb libcrypto"
-pkg_cflags=$(pkg-config --cflags $pkgs) || exit 2
+pkg_cflags=$(pkg-config --cflags $pkgs libcurl) || exit 2
 pkg_libs="$(pkg-config --libs $pkgs) -lfcgi -lm"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-cflags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc $pkg_cflags -Wall -Wextra"
+cflags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCLERKSYNC_VERSION=\"fuzz\" -Isrc $pkg_cflags -Wall -Wextra"
 
 # The modules, as in the Makefile, without main.c.
 objs=()
