@@ -849,6 +849,34 @@ store_apply(struct store *st, const struct event *ev, const char *svix_id,
 }
 
 /*
+ * Execute statement id with params and fetch at most one row into out:
+ * 1 a row, 0 none, -1 with err set (what begins the message).
+ */
+static int
+fetch_one(struct store *st, enum stmt_id id, MYSQL_BIND *params,
+    MYSQL_BIND *out, const char *what, char *err, size_t errsz)
+{
+	MYSQL_STMT	*s;
+	int		 rc;
+
+	if (prepare(st, id, "prepare (run migrate)", err, errsz) == -1)
+		return -1;
+	s = st->stmt[id];
+	if (mysql_stmt_bind_param(s, params) != 0 ||
+	    mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, out) != 0)
+		goto fail;
+	rc = mysql_stmt_fetch(s);
+	mysql_stmt_free_result(s);
+	if (rc == 0 || rc == MYSQL_NO_DATA)
+		return rc == 0;
+fail:
+	st->errcode = mysql_stmt_errno(s);
+	snprintf(err, errsz, "%s: %u %s", what, st->errcode,
+	    mysql_stmt_error(s));
+	return -1;
+}
+
+/*
  * The stored clerk_updated_at (-1: NULL) and whether the row is deleted
  * for ev's object: 1 found, 0 no row, -1 error.
  */
@@ -856,8 +884,7 @@ static int
 peek(struct store *st, const struct event *ev, long long *updated,
     int *deleted, char *err, size_t errsz)
 {
-	MYSQL_BIND	 b[2];
-	MYSQL_STMT	*s;
+	MYSQL_BIND	 in[1], out[2];
 	enum stmt_id	 id;
 	long long	 up = 0, del = 0;
 	my_bool		 up_null = 0;
@@ -878,32 +905,17 @@ peek(struct store *st, const struct event *ev, long long *updated,
 		id = STMT_PEEK_USER;
 		break;
 	}
-	if (prepare(st, id, "prepare", err, errsz) == -1)
-		return -1;
-	s = st->stmt[id];
-	bind_id(&b[0], ev->object_id);
-	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0)
-		goto fail;
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = b[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[0].buffer = &up;
-	b[0].is_null = &up_null;
-	b[1].buffer = &del;
-	if (mysql_stmt_bind_result(s, b) != 0)
-		goto fail;
-	rc = mysql_stmt_fetch(s);
-	mysql_stmt_free_result(s);
-	if (rc == MYSQL_NO_DATA)
-		return 0;
-	if (rc != 0)
-		goto fail;
-	*updated = up_null ? -1 : up;
-	*deleted = del != 0;
-	return 1;
-fail:
-	st->errcode = mysql_stmt_errno(s);
-	snprintf(err, errsz, "peek: %u %s", st->errcode, mysql_stmt_error(s));
-	return -1;
+	bind_id(&in[0], ev->object_id);
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = out[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &up;
+	out[0].is_null = &up_null;
+	out[1].buffer = &del;
+	if ((rc = fetch_one(st, id, in, out, "peek", err, errsz)) == 1) {
+		*updated = up_null ? -1 : up;
+		*deleted = del != 0;
+	}
+	return rc;
 }
 
 struct import_arg {
@@ -990,7 +1002,6 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 {
 	const struct progress_arg *a = arg;
 	MYSQL_BIND		 b[3];
-	MYSQL_STMT		*s;
 	unsigned long long	 rows;
 	long long		 done = a->done, off = 0;
 	int			 rc;
@@ -1003,28 +1014,14 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 		return exec(st, STMT_PROGRESS_SET, b, &rows, err, errsz) ==
 		    -1 ? -1 : 0;
 	}
-	if (prepare(st, STMT_PROGRESS_GET, "prepare (run migrate)", err,
-	    errsz) == -1)
+	memset(&b[1], 0, sizeof(b[1]));
+	b[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[1].buffer = &off;
+	if ((rc = fetch_one(st, STMT_PROGRESS_GET, &b[0], &b[1], "progress",
+	    err, errsz)) == -1)
 		return -1;
-	s = st->stmt[STMT_PROGRESS_GET];
-	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0)
-		goto fail;
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[0].buffer = &off;
-	if (mysql_stmt_bind_result(s, b) != 0)
-		goto fail;
-	rc = mysql_stmt_fetch(s);
-	mysql_stmt_free_result(s);
-	if (rc != 0 && rc != MYSQL_NO_DATA)
-		goto fail;
-	*a->offset = rc == 0 ? off : 0;
+	*a->offset = rc == 1 ? off : 0;
 	return 0;
-fail:
-	st->errcode = mysql_stmt_errno(s);
-	snprintf(err, errsz, "progress: %u %s", st->errcode,
-	    mysql_stmt_error(s));
-	return -1;
 }
 
 int
