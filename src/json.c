@@ -2,9 +2,41 @@
  * clerksync — json: a strict RFC 8259 scanner over raw bytes.
  * SPDX-License-Identifier: ISC
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "json.h"
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+/*
+ * The end of the run of string bytes that stand as they are (not '"',
+ * not '\\', not a control character) from p: eight at a time, then one
+ * at a time. (x - 0x20...) & ~x has a high bit set exactly when some
+ * byte of x is below 0x20, and (y - 0x01...) & ~y when some byte of y is
+ * zero (y = x ^ c: a byte equal to c). Such a word ends the fast loop,
+ * and the slow one finds the byte.
+ */
+static const char *
+plain_run(const char *p, const char *end)
+{
+	uint64_t	 x, q, b;
+
+	while (end - p >= 8) {
+		memcpy(&x, p, 8);
+		q = x ^ (ONES * '"');
+		b = x ^ (ONES * '\\');
+		if ((((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+		    ((b - ONES) & ~b)) & HIGHS)
+			break;
+		p += 8;
+	}
+	while (p < end && (unsigned char)*p >= 0x20 && *p != '"' &&
+	    *p != '\\')
+		p++;
+	return p;
+}
 
 struct scan {
 	const char	*p;
@@ -56,15 +88,12 @@ hex4(const char *p)
 static int
 scan_string_key(struct scan *s, int key)
 {
-	unsigned char	 c;
 	int		 i;
 
 	if (s->p >= s->end || *s->p != '"')
 		return -1;
 	for (s->p++;;) {
-		while (s->p < s->end && (c = (unsigned char)*s->p) >= 0x20 &&
-		    c != '"' && c != '\\')
-			s->p++;
+		s->p = plain_run(s->p, s->end);
 		if (s->p >= s->end || *s->p != '\\')
 			break;
 		if (++s->p >= s->end)
@@ -240,6 +269,18 @@ skip_string(struct scan *s)
 	}
 }
 
+/*
+ * What skip_value stops at inside a container, and what ends a number
+ * or a literal.
+ */
+static const unsigned char structural[256] = {
+	['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1
+};
+static const unsigned char delimiter[256] = {
+	[','] = 1, ['}'] = 1, [']'] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1,
+	['\r'] = 1
+};
+
 static void
 skip_value(struct scan *s)
 {
@@ -250,20 +291,20 @@ skip_value(struct scan *s)
 		return;
 	}
 	if (*s->p != '{' && *s->p != '[') {
-		while (s->p < s->end && *s->p != ',' && *s->p != '}' &&
-		    *s->p != ']' && *s->p != ' ' && *s->p != '\t' &&
-		    *s->p != '\n' && *s->p != '\r')
+		while (s->p < s->end && !delimiter[(unsigned char)*s->p])
 			s->p++;
 		return;
 	}
 	do {
+		while (!structural[(unsigned char)*s->p])
+			s->p++;
 		if (*s->p == '"') {
 			skip_string(s);
 			continue;
 		}
 		if (*s->p == '{' || *s->p == '[')
 			depth++;
-		else if (*s->p == '}' || *s->p == ']')
+		else
 			depth--;
 		s->p++;
 	} while (depth > 0);
