@@ -15,6 +15,7 @@ import * as ordering from './cases/ordering.mjs';
 import * as organizations from './cases/organizations.mjs';
 import * as outage from './cases/outage.mjs';
 import * as persistent from './cases/persistent.mjs';
+import * as quoting from './cases/quoting.mjs';
 
 const started = Date.now();
 const loc = locate();
@@ -39,6 +40,7 @@ try {
 
   await fixtures.run(ctx, all);
   await fixtures.spotChecks(ctx);
+  await quoting.run(ctx, [ctx.cgi, fcgi]);
   await errors.run(ctx, all);
   await accepted.run(ctx, all);
   await ordering.run(ctx, ctx.cgi);
