@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "schema.h"
+#include "sig.h"
 #include "store.h"
 
 #ifndef CLERKSYNC_VERSION
@@ -255,6 +256,12 @@ main(int argc, char *argv[])
 	}
 	if (geteuid() == 0)
 		log_warnx("running as root: clerksync needs no privileges");
+	/*
+	 * Before the first connection starts OpenSSL with openssl.cnf
+	 * (backfill's HTTPS keeps the host's settings: it returned above).
+	 */
+	if (sig_init() == -1)
+		log_warnx("OpenSSL did not start; it will on first use");
 	if ((h = http_open()) == NULL) {
 		log_errx("cannot set up FastCGI");
 		goto out;

@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "sig.h"
 #include "tap.h"
@@ -315,12 +316,62 @@ utf8(void)
 	ok(sig_utf8_valid("a\0b", 3) == 1, "a NUL byte is UTF-8");
 }
 
+/*
+ * The HMAC against OpenSSL's own (EVP) for keys shorter than, as long as
+ * and longer than SHA-256's 64-byte block, and bodies around the block
+ * and padding edges: the svix vectors all use 24-byte keys.
+ */
+static void
+reference(void)
+{
+	static const size_t klens[] = { 1, 24, 32, 63, 64, 65, 100,
+	    SIG_KEY_MAX };
+	static const size_t blens[] = { 0, 1, 38, 39, 55, 56, 63, 64, 65,
+	    119, 120, 3000 };
+	struct sig_key	 k;
+	unsigned char	 md[32], *msg;
+	unsigned int	 mdlen;
+	char		 hdr[64], body[3000];
+	size_t		 i, j, n, pre = strlen(A_ID "." A_TS ".");
+	int		 good = 0, total = 0, flipped = 0;
+
+	msg = malloc(pre + sizeof(body));
+	for (i = 0; i < sizeof(body); i++)
+		body[i] = (char)('a' + i % 26);
+	for (i = 0; i < sizeof(klens) / sizeof(klens[0]); i++) {
+		memset(&k, 0, sizeof(k));
+		for (k.len = 0; k.len < klens[i]; k.len++)
+			k.key[k.len] = (unsigned char)(k.len * 7 + i);
+		for (j = 0; j < sizeof(blens) / sizeof(blens[0]); j++) {
+			n = blens[j];
+			memcpy(msg, A_ID "." A_TS ".", pre);
+			memcpy(msg + pre, body, n);
+			HMAC(EVP_sha256(), k.key, (int)k.len, msg, pre + n, md,
+			    &mdlen);
+			memcpy(hdr, "v1,", 3);
+			EVP_EncodeBlock((unsigned char *)hdr + 3, md, 32);
+			total++;
+			good += sig_verify(&k, 1, A_ID, A_TS, hdr, body, n,
+			    1614265330, 300, NULL) == SIG_OK;
+			hdr[10] = hdr[10] == 'A' ? 'B' : 'A';
+			flipped += sig_verify(&k, 1, A_ID, A_TS, hdr, body, n,
+			    1614265330, 300, NULL) == SIG_MISMATCH;
+		}
+	}
+	ok(good == total, "%d of %d key and body lengths match OpenSSL's "
+	    "HMAC", good, total);
+	ok(flipped == total, "%d of %d altered signatures are refused",
+	    flipped, total);
+	free(msg);
+}
+
 int
 main(void)
 {
 	vectors();
 	fixture_vectors();
 	results();
+	reference();
 	entries();
 	secrets();
 	utf8();
