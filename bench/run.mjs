@@ -9,6 +9,8 @@
 //   3. the ceiling: the same SQL through Connector/C alone, N other events,
 //      8 threads with a connection each;
 //   4. FastCGI again at concurrency 32 (N more events), then VmRSS;
+//   4b. FastCGI with 8 processes at concurrency 8 (N more events): as many
+//      connections as the ceiling's 8, for the ratio at equal concurrency;
 //   5. CGI: lighttpd mod_cgi, a process and a connection per request, c=8;
 //   6. callgrind: one FastCGI process under valgrind serving M events.
 // After each run the tables are checked (rows per set, final state of each
@@ -29,7 +31,7 @@ import { cgiDriver, lighttpdConf } from '../tests/lib/drivers.mjs';
 import { cgiEnv } from '../tests/lib/http.mjs';
 import { MariaDB } from '../tests/lib/mariadb.mjs';
 import {
-  childPids, exited, freePort, need, onCleanup, sleep, spawnTracked, startServer, terminate, tmpDir, waitFor, which,
+  childPids, exited, freePort, need, onCleanup, sleep, spawnTracked, startServer, terminate, tmpDir, track, waitFor, which,
 } from '../tests/lib/procs.mjs';
 import { newSecret } from '../tests/lib/sign.mjs';
 import { writeConfig } from '../tests/lib/conf.mjs';
@@ -543,24 +545,46 @@ async function main() {
       } else log(`SQL check: the ${mine.length} statements of bench/ceiling.c are those the binary prepares`);
     }
 
-    // 2-4. FastCGI
-    {
+    // lighttpd and procs FastCGI processes, warmed up: every process
+    // connected, its statements prepared. lighttpd spawns 2 itself (its
+    // max-procs starts at most 4 here); more are forked by spawn-fcgi on
+    // one shared socket, as with nginx.
+    const fastcgiServer = async (procs, tag) => {
       const port = await freePort();
-      const ldir = path.join(dir, 'lighttpd-fcgi');
+      const ldir = path.join(dir, `lighttpd-${tag}`);
       fs.mkdirSync(ldir, { recursive: true });
-      const text = lighttpdConf({ dir: ldir, port, bin, config: conf, maxProcs: 2, errorlog: path.join(ldir, 'error.log') }) + keepAlive;
-      const srv = await startLighttpd(ldir, text, port);
-      servers.push(srv);
-      await waitFor(() => backendsOf(srv.pid, fs.realpathSync(bin)).length === 2, { what: 'two FastCGI processes' });
-      const fcgi = backendsOf(srv.pid, fs.realpathSync(bin));
+      let srv;
+      let fcgi;
+      if (procs === 2) {
+        const text = lighttpdConf({ dir: ldir, port, bin, config: conf, maxProcs: procs, errorlog: path.join(ldir, 'error.log') }) + keepAlive;
+        srv = await startLighttpd(ldir, text, port);
+        servers.push(srv);
+        await waitFor(() => backendsOf(srv.pid, fs.realpathSync(bin)).length === procs, { what: `${procs} FastCGI processes` });
+        fcgi = backendsOf(srv.pid, fs.realpathSync(bin));
+      } else {
+        const sock = path.join(ldir, 'clerksync.sock');
+        const pidfile = path.join(ldir, 'spawn-fcgi.pids');
+        execFileSync(need('spawn-fcgi'), ['-s', sock, '-M', '0600', '-F', String(procs), '-P', pidfile, '--', bin],
+          { env: { PATH: env.PATH, CLERKSYNC_CONFIG: conf }, stdio: 'ignore' });
+        fcgi = fs.readFileSync(pidfile, 'utf8').trim().split(/\s+/).map(Number);
+        for (const pid of fcgi) track(pid);
+        servers.push({ close: async () => { for (const pid of fcgi) await terminate(pid); } });
+        srv = await startLighttpd(ldir, fastcgiConf({ dir: ldir, port, socket: sock }), port);
+        servers.push(srv);
+        if (fcgi.length !== procs) fail(`spawn-fcgi started ${fcgi.length} processes, not ${procs}`);
+      }
       const url = `http://127.0.0.1:${port}/clerksync`;
       const groups = { fcgi, lighttpd: [srv.pid], mariadbd: [mariadbPid] };
       log(`\nFastCGI: lighttpd ${srv.pid}, clerksync processes ${fcgi.join(', ')}`);
-
-      // warm-up: both processes connected, statements prepared
-      const warm = newSet('wrm', 200, secret);
-      const w = await replay({ set: warm, conc: 8, url, dir: path.join(dir, 'run-wrm'), groups });
+      const warm = newSet(`w${procs}p`, 100 * procs, secret);
+      const w = await replay({ set: warm, conc: Math.max(8, procs), url, dir: path.join(dir, `run-w${tag}`), groups });
       if (w.non2xx) fail(`warm-up: ${w.non2xx} non-2xx: ${JSON.stringify(w.statuses)}\n${tail(path.join(dir, 'clerksync.log'))}`);
+      return { srv, fcgi, url, groups };
+    };
+
+    // 2-4. FastCGI
+    {
+      const { srv, fcgi, url, groups } = await fastcgiServer(2, 'fcgi');
       summary.rssAfterWarmup = fcgi.map(procStatus);
 
       summary.bodySizes = sizes(makeSet({ tag: 'siz', n: N }));
@@ -594,6 +618,29 @@ async function main() {
       log(`  RSS per FastCGI process: ${summary.rss.map((s) => `${fmt(s.VmRSS / 1024, 1)} MiB (peak ${fmt(s.VmHWM / 1024, 1)})`).join(', ')}`);
       await srv.close();
       servers.pop();
+    }
+
+    // 4b. FastCGI with as many processes as the ceiling's connections:
+    // the same concurrency on both sides of the ratio
+    {
+      const { srv, fcgi, url, groups } = await fastcgiServer(8, 'fcgi8p');
+      summary.fcgi8p = await best('FastCGI 8 processes c=8', async (k) => {
+        const set = newSet(`p8${k}`, N, secret);
+        const st0 = await dbStatus(db);
+        const r = await replay({ set, conc: 8, url, dir: path.join(dir, `run-p8${k}`), groups });
+        r.db = statusDelta(st0, await dbStatus(db));
+        printRun('FastCGI 8 processes c=8', r);
+        printCpu(r, [['clerksync', 'fcgi'], ['lighttpd', 'lighttpd'], ['mariadbd', 'mariadbd'], ['wrk', 'wrk']]);
+        r.tables = await checkSet(db, set);
+        if (r.non2xx) fail(`FastCGI 8 processes: ${r.non2xx} non-2xx answers`);
+        return r;
+      });
+      summary.rss8p = fcgi.map((pid) => procStatus(pid).VmRSS).reduce((a, b) => a + b, 0);
+      summary.ratio8p = summary.fcgi8p.eventsPerS / summary.ceiling.events_per_s;
+      log(`  receiver (8 processes) / ceiling (8 connections): ${fmt(100 * summary.ratio8p, 1)} %; RSS of the 8 processes ${fmt(summary.rss8p / 1024, 1)} MiB`);
+      await srv.close();
+      servers.pop();
+      await servers.pop().close();
     }
 
     // 5. CGI
@@ -818,7 +865,7 @@ function report(s) {
   log(`machine: ${s.machine.nproc} x ${s.machine.cpu}, ${fmt(s.machine.memGiB, 1)} GiB; load before ${s.quietBefore.load} (${s.quietBefore.quiet ? 'quiet' : 'NOT quiet'}), after ${s.loadAfter}`);
   const noise = (x) => (x ? `${fmt(x.noiseCpus, 2)} (runs: ${x.noiseByAttempt.join(', ')})` : '-');
   log(`CPUs used by other processes during the kept runs: FastCGI c=8 ${noise(r8)}, ceiling c=8 ${noise(ce)}, c=2 ${noise(s.ceiling2)}, `
-    + `FastCGI c=32 ${noise(r32)}, CGI ${noise(s.cgi)}`);
+    + `FastCGI c=32 ${noise(r32)}, FastCGI 8 processes ${noise(s.fcgi8p)}, CGI ${noise(s.cgi)}`);
   if (r8) {
     const cpu8 = perEvent(r8, 'fcgi');
     const maxRss = Math.max(...s.rss.map((x) => x.VmRSS));
@@ -831,6 +878,12 @@ function report(s) {
       + `(receiver c=8 / ceiling c=2: ${fmt((100 * r8.eventsPerS) / c2.events_per_s, 1)} %)`);
     log(`server CPU (clerksync processes) ${fmt(cpu8, 1)} µs/event at c=8, ${fmt(perEvent(r32, 'fcgi'), 1)} at c=32   target <= ${TARGETS.cpu}: ${ok(cpu8 <= TARGETS.cpu)}`);
     log(`RSS per FastCGI process ${s.rss.map((x) => `${fmt(x.VmRSS / 1024, 2)} MiB`).join(', ')}   target <= 8 MiB: ${ok(maxRss <= TARGETS.rssKiB)}`);
+  }
+  if (s.fcgi8p) {
+    const p = s.fcgi8p;
+    log(`FastCGI 8 processes c=8 ${fmt(p.eventsPerS).padStart(7)} events/s  p50 ${fmt(p.p50 / 1000, 2)} ms  p99 ${fmt(p.p99 / 1000, 2)} ms  non-2xx ${p.non2xx}  `
+      + `${fmt(perEvent(p, 'fcgi'), 1)} µs clerksync CPU/event  ${fmt(s.rss8p / 1024, 1)} MiB RSS in all`);
+    log(`receiver (8 processes) / ceiling (8 connections) ${fmt(100 * s.ratio8p, 1)} %   target >= ${100 * TARGETS.ratio} %: ${ok(s.ratio8p >= TARGETS.ratio)}`);
   }
   if (s.cgi) log(`CGI c=8       ${fmt(s.cgi.eventsPerS).padStart(7)} events/s  p50 ${fmt(s.cgi.p50 / 1000, 2)} ms  p99 ${fmt(s.cgi.p99 / 1000, 2)} ms  non-2xx ${s.cgi.non2xx}   target >= ${fmt(TARGETS.cgi)}: ${ok(s.cgi.eventsPerS >= TARGETS.cgi)}`);
   if (cg) {
