@@ -19,6 +19,14 @@ CFLAGS  += $(OPT) -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L \
 	   -DCLERKSYNC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm
 
+# make VARIANT=static: MariaDB Connector/C, OpenSSL, libfcgi and zlib
+# linked in (Debian ships their .a files), so a host needs only glibc and
+# libcjson1, and a CGI process skips most of the dynamic linking.
+ifeq ($(VARIANT),static)
+PKG_LIBS := -Wl,-Bstatic -lmariadb -lssl -lcrypto -lfcgi -lz -Wl,-Bdynamic \
+	    $(shell pkg-config --libs libcjson) -ldl -lpthread
+endif
+
 ifeq ($(VARIANT),asan)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=all
@@ -30,8 +38,8 @@ OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
-.PHONY: all bins check test unit integ asan valgrind fuzz run bench clean npm \
-	cluster-test backfill-test
+.PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
+	clean npm cluster-test backfill-test
 .SECONDARY:
 
 all: $(BIN)
@@ -90,6 +98,10 @@ cluster-test: bins npm
 asan:
 	$(MAKE) VARIANT=asan OPT='-O1 -g' test
 
+# build/static/clerksync.fcgi: see VARIANT=static above.
+static:
+	$(MAKE) VARIANT=static build/static/clerksync.fcgi
+
 valgrind: bins npm
 	@WRAP="valgrind -q --leak-check=full --error-exitcode=99" \
 	    CLERKSYNC_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$(CURDIR)/build/valgrind.%p" \
@@ -102,7 +114,7 @@ run: $(BIN) npm
 	node scripts/devserver.mjs
 
 # Not part of check: figures for BENCHMARKS.md (N events, default 20000).
-bench: $(BIN) npm
+bench: $(BIN) npm static
 	@bash bench/run.sh $(BIN)
 
 clean:

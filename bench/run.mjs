@@ -11,7 +11,8 @@
 //   4. FastCGI again at concurrency 32 (N more events), then VmRSS;
 //   4b. FastCGI with 8 processes at concurrency 8 (N more events): as many
 //      connections as the ceiling's 8, for the ratio at equal concurrency;
-//   5. CGI: lighttpd mod_cgi, a process and a connection per request, c=8;
+//   5. CGI: lighttpd mod_cgi, a process and a connection per request, c=8,
+//      with the binary given and with build/static/clerksync.fcgi;
 //   6. callgrind: one FastCGI process under valgrind serving M events.
 // After each run the tables are checked (rows per set, final state of each
 // user) and a run with any non-2xx answer or wrong row fails.
@@ -52,6 +53,7 @@ const M = Math.max(16, int(env.BENCH_CALLGRIND_M, QUICK ? 200 : 2000));
 const WAIT_QUIET = int(env.BENCH_WAIT_QUIET, QUICK ? 0 : 600);
 const KEEP = env.BENCH_KEEP ? path.resolve(env.BENCH_KEEP) : null;
 const bin = path.resolve(process.argv[2] || env.CLERKSYNC_BIN || path.join(root, 'cgi-bin', 'clerksync.fcgi'));
+const staticBin = path.resolve(env.CLERKSYNC_STATIC_BIN || path.join(root, 'build', 'static', 'clerksync.fcgi'));
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const TARGETS = { fcgi8: 4300, ratio: 0.9, cpu: 60, rssKiB: 8 * 1024, cgi: 1080 };
 
@@ -643,14 +645,14 @@ async function main() {
       await servers.pop().close();
     }
 
-    // 5. CGI
-    {
+    // 5. CGI, the binary given and, if built (make static), the static one
+    const cgiRun = async (what, exe, tag) => {
       const port = await freePort();
-      const ldir = path.join(dir, 'lighttpd-cgi');
-      const cdir = path.join(dir, 'cgi');
+      const ldir = path.join(dir, `lighttpd-${tag}`);
+      const cdir = path.join(dir, tag);
       fs.mkdirSync(cdir, { recursive: true });
       const script = path.join(cdir, 'clerksync.fcgi');
-      fs.copyFileSync(bin, script);
+      fs.copyFileSync(exe, script);
       fs.chmodSync(script, 0o755);
       fs.copyFileSync(conf, path.join(cdir, 'clerksync.conf')); // beside the binary, as on shared hosting
       const srv = await startLighttpd(ldir, cgiConf({ dir: ldir, port, script }), port);
@@ -658,21 +660,24 @@ async function main() {
       const url = `http://127.0.0.1:${port}/clerksync`;
       const groups = { lighttpd: [srv.pid], mariadbd: [mariadbPid] };
       log('');
-      const r = await best('CGI c=8', async (k) => {
-        const set = newSet(`cg${k}`, CGI_N, secret);
+      const r = await best(what, async (k) => {
+        const set = newSet(`${tag[0]}g${k}`, CGI_N, secret);
         const st = await dbStatus(db);
-        const x = await replay({ set, conc: 8, url, dir: path.join(dir, `run-cg${k}`), groups });
+        const x = await replay({ set, conc: 8, url, dir: path.join(dir, `run-${tag}${k}`), groups });
         x.db = statusDelta(st, await dbStatus(db));
-        printRun('CGI c=8', x);
+        printRun(what, x);
         printCpu(x, [['clerksync processes', 'lighttpd', 'children'], ['lighttpd', 'lighttpd'], ['mariadbd', 'mariadbd'], ['wrk', 'wrk']]);
         x.tables = await checkSet(db, set);
-        if (x.non2xx) fail(`CGI: ${x.non2xx} non-2xx answers\n${tail(path.join(dir, 'clerksync.log'))}`);
+        if (x.non2xx) fail(`${what}: ${x.non2xx} non-2xx answers\n${tail(path.join(dir, 'clerksync.log'))}`);
         return x;
       });
-      summary.cgi = r;
       await srv.close();
       servers.pop();
-    }
+      return r;
+    };
+    summary.cgi = await cgiRun('CGI c=8', bin, 'cgi');
+    if (fs.existsSync(staticBin)) summary.cgiStatic = await cgiRun('CGI static build c=8', staticBin, 'static');
+    else log(`(no ${staticBin}: make static builds it for the static CGI run)`);
 
     // 6. one FastCGI process under callgrind, then under strace -c
     const single = async (tag, wrap, m) => {
@@ -865,7 +870,7 @@ function report(s) {
   log(`machine: ${s.machine.nproc} x ${s.machine.cpu}, ${fmt(s.machine.memGiB, 1)} GiB; load before ${s.quietBefore.load} (${s.quietBefore.quiet ? 'quiet' : 'NOT quiet'}), after ${s.loadAfter}`);
   const noise = (x) => (x ? `${fmt(x.noiseCpus, 2)} (runs: ${x.noiseByAttempt.join(', ')})` : '-');
   log(`CPUs used by other processes during the kept runs: FastCGI c=8 ${noise(r8)}, ceiling c=8 ${noise(ce)}, c=2 ${noise(s.ceiling2)}, `
-    + `FastCGI c=32 ${noise(r32)}, FastCGI 8 processes ${noise(s.fcgi8p)}, CGI ${noise(s.cgi)}`);
+    + `FastCGI c=32 ${noise(r32)}, FastCGI 8 processes ${noise(s.fcgi8p)}, CGI ${noise(s.cgi)}, CGI static ${noise(s.cgiStatic)}`);
   if (r8) {
     const cpu8 = perEvent(r8, 'fcgi');
     const maxRss = Math.max(...s.rss.map((x) => x.VmRSS));
@@ -885,7 +890,10 @@ function report(s) {
       + `${fmt(perEvent(p, 'fcgi'), 1)} µs clerksync CPU/event  ${fmt(s.rss8p / 1024, 1)} MiB RSS in all`);
     log(`receiver (8 processes) / ceiling (8 connections) ${fmt(100 * s.ratio8p, 1)} %   target >= ${100 * TARGETS.ratio} %: ${ok(s.ratio8p >= TARGETS.ratio)}`);
   }
-  if (s.cgi) log(`CGI c=8       ${fmt(s.cgi.eventsPerS).padStart(7)} events/s  p50 ${fmt(s.cgi.p50 / 1000, 2)} ms  p99 ${fmt(s.cgi.p99 / 1000, 2)} ms  non-2xx ${s.cgi.non2xx}   target >= ${fmt(TARGETS.cgi)}: ${ok(s.cgi.eventsPerS >= TARGETS.cgi)}`);
+  for (const [name, c] of [['CGI c=8      ', s.cgi], ['CGI static c=8', s.cgiStatic]]) {
+    if (c) log(`${name} ${fmt(c.eventsPerS).padStart(7)} events/s  p50 ${fmt(c.p50 / 1000, 2)} ms  p99 ${fmt(c.p99 / 1000, 2)} ms  non-2xx ${c.non2xx}  `
+      + `${fmt(perEvent(c, 'lighttpd', 'children'), 0)} µs CPU/event in the CGI processes   target >= ${fmt(TARGETS.cgi)}: ${ok(c.eventsPerS >= TARGETS.cgi)}`);
+  }
   if (cg) {
     log(`callgrind: ${fmt(cg.irPerEvent)} instructions/event in the clerksync process (total Ir ${fmt(cg.totalIr)} / ${cg.events}, start-up included); `
       + `${fmt(cg.loopIrPerEvent)} in the accept loop (handler_serve + http_accept + http_finish + maybe_prune)`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, as CI runs it (make check): the release build through all
-# suites, the ASan+UBSan build through unit, integration and backfill, valgrind
+# suites, the ASan+UBSan build through unit, integration and backfill, the
+# static build through integration, valgrind
 # over unit and hostile input, and each fuzz target briefly. One TAP log,
 # one closing line "N passed, N failed".
 set -u
@@ -18,6 +19,14 @@ if make -s VARIANT=asan OPT='-O1 -g' bins >/dev/null; then
 	    unit integ backfill
 else
 	echo "not ok - asan: build failed" | tee -a "$log"
+fi
+
+# The static build (make static) through the integration suite.
+if make -s static >/dev/null; then
+	TAP_TAG=static/ bash tests/run.sh build/static build/static/clerksync.fcgi \
+	    integ
+else
+	echo "not ok - static: build failed" | tee -a "$log"
 fi
 
 mkdir -p build/valgrind
