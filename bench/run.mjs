@@ -548,16 +548,16 @@ async function main() {
     }
 
     // lighttpd and procs FastCGI processes, warmed up: every process
-    // connected, its statements prepared. lighttpd spawns 2 itself (its
-    // max-procs starts at most 4 here); more are forked by spawn-fcgi on
-    // one shared socket, as with nginx.
+    // connected, its statements prepared. lighttpd spawns up to 4 itself
+    // (its max-procs starts no more here); more are forked by spawn-fcgi
+    // on one shared socket, as with nginx.
     const fastcgiServer = async (procs, tag) => {
       const port = await freePort();
       const ldir = path.join(dir, `lighttpd-${tag}`);
       fs.mkdirSync(ldir, { recursive: true });
       let srv;
       let fcgi;
-      if (procs === 2) {
+      if (procs <= 4) {
         const text = lighttpdConf({ dir: ldir, port, bin, config: conf, maxProcs: procs, errorlog: path.join(ldir, 'error.log') }) + keepAlive;
         srv = await startLighttpd(ldir, text, port);
         servers.push(srv);
@@ -584,6 +584,19 @@ async function main() {
       return { srv, fcgi, url, groups };
     };
 
+    // N new events through a FastCGI server at concurrency conc, checked
+    const fcgiRun = async (what, tag, conc, url, groups) => {
+      const set = newSet(tag, N, secret);
+      const st0 = await dbStatus(db);
+      const r = await replay({ set, conc, url, dir: path.join(dir, `run-${tag}`), groups });
+      r.db = statusDelta(st0, await dbStatus(db));
+      printRun(what, r);
+      printCpu(r, [['clerksync', 'fcgi'], ['lighttpd', 'lighttpd'], ['mariadbd', 'mariadbd'], ['wrk', 'wrk']]);
+      r.tables = await checkSet(db, set);
+      if (r.non2xx) fail(`${what}: ${r.non2xx} non-2xx answers`);
+      return r;
+    };
+
     // 2-4. FastCGI
     {
       const { srv, fcgi, url, groups } = await fastcgiServer(2, 'fcgi');
@@ -591,18 +604,7 @@ async function main() {
 
       summary.bodySizes = sizes(makeSet({ tag: 'siz', n: N }));
       log(`events: ${Object.entries(summary.bodySizes).map(([k, z]) => `${z.n} ${k} (${z.min}-${z.max} B, median ${z.median})`).join(', ')}`);
-      const fcgiRun = async (tag, conc) => {
-        const set = newSet(tag, N, secret);
-        const st0 = await dbStatus(db);
-        const r = await replay({ set, conc, url, dir: path.join(dir, `run-${tag}`), groups });
-        r.db = statusDelta(st0, await dbStatus(db));
-        printRun(`FastCGI c=${conc}`, r);
-        printCpu(r, [['clerksync', 'fcgi'], ['lighttpd', 'lighttpd'], ['mariadbd', 'mariadbd'], ['wrk', 'wrk']]);
-        r.tables = await checkSet(db, set);
-        if (r.non2xx) fail(`FastCGI c=${conc}: ${r.non2xx} non-2xx answers`);
-        return r;
-      };
-      const r8 = await best('FastCGI c=8', (k) => fcgiRun(`f8${k}`, 8));
+      const r8 = await best('FastCGI c=8', (k) => fcgiRun('FastCGI c=8', `f8${k}`, 8, url, groups));
       summary.fcgi8 = r8;
 
       // 3. ceiling, same concurrency, same database; then with 2
@@ -614,7 +616,7 @@ async function main() {
       log(`  receiver / ceiling at c=8: ${fmt(100 * summary.ratio, 1)} %`);
 
       // 4. c=32
-      summary.fcgi32 = await best('FastCGI c=32', (k) => fcgiRun(`f3${k}`, 32));
+      summary.fcgi32 = await best('FastCGI c=32', (k) => fcgiRun('FastCGI c=32', `f3${k}`, 32, url, groups));
 
       summary.rss = fcgi.map((pid) => ({ pid, ...procStatus(pid) }));
       log(`  RSS per FastCGI process: ${summary.rss.map((s) => `${fmt(s.VmRSS / 1024, 1)} MiB (peak ${fmt(s.VmHWM / 1024, 1)})`).join(', ')}`);
@@ -626,17 +628,8 @@ async function main() {
     // the same concurrency on both sides of the ratio
     {
       const { srv, fcgi, url, groups } = await fastcgiServer(8, 'fcgi8p');
-      summary.fcgi8p = await best('FastCGI 8 processes c=8', async (k) => {
-        const set = newSet(`p8${k}`, N, secret);
-        const st0 = await dbStatus(db);
-        const r = await replay({ set, conc: 8, url, dir: path.join(dir, `run-p8${k}`), groups });
-        r.db = statusDelta(st0, await dbStatus(db));
-        printRun('FastCGI 8 processes c=8', r);
-        printCpu(r, [['clerksync', 'fcgi'], ['lighttpd', 'lighttpd'], ['mariadbd', 'mariadbd'], ['wrk', 'wrk']]);
-        r.tables = await checkSet(db, set);
-        if (r.non2xx) fail(`FastCGI 8 processes: ${r.non2xx} non-2xx answers`);
-        return r;
-      });
+      const what = 'FastCGI 8 processes c=8';
+      summary.fcgi8p = await best(what, (k) => fcgiRun(what, `p8${k}`, 8, url, groups));
       summary.rss8p = fcgi.map((pid) => procStatus(pid).VmRSS).reduce((a, b) => a + b, 0);
       summary.ratio8p = summary.fcgi8p.eventsPerS / summary.ceiling.events_per_s;
       log(`  receiver (8 processes) / ceiling (8 connections): ${fmt(100 * summary.ratio8p, 1)} %; RSS of the 8 processes ${fmt(summary.rss8p / 1024, 1)} MiB`);
