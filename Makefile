@@ -33,22 +33,37 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES = backfill clerkapi config event handler http json log num sig store
+# The store is four files: store (connection, binding, errors, retries),
+# apply (what each event writes), migrate (schema), sqlgen + kinds (the
+# SQL text from the descriptors; pure).
+MODULES = apply backfill clerkapi config event handler http json kinds log \
+	  migrate num sig sqlgen store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
-UNITS   = num sig json event config
+
+# Each unit test links only the modules it tests and what those call.
+UNITS   = num sig json event config sqlgen
+test_num_MODULES    = num
+test_sig_MODULES    = sig
+test_json_MODULES   = json
+test_event_MODULES  = event json
+test_config_MODULES = config num
+test_sqlgen_MODULES = sqlgen kinds
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
-	clean npm cluster-test backfill-test
+	clean npm cluster-test backfill-test statements
 .SECONDARY:
+.SECONDEXPANSION:
 
 all: $(BIN)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/schema.c: scripts/embed-schema.sh $(wildcard schema/*.sql) | $(BUILD)
-	sh scripts/embed-schema.sh $(sort $(wildcard schema/*.sql)) > $@
+SCHEMA  = $(sort $(wildcard schema/[0-9]*.sql))
+
+$(BUILD)/schema.c: scripts/embed-schema.sh $(SCHEMA) | $(BUILD)
+	sh scripts/embed-schema.sh $(SCHEMA) > $@.new && mv -f $@.new $@
 
 $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
@@ -63,8 +78,9 @@ $(BIN): $(BUILD)/clerksync.fcgi
 	@mkdir -p cgi-bin
 	cp $< $@.new && mv -f $@.new $@
 
-$(BUILD)/test_%: $(BUILD)/test_%.o $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_%: $(BUILD)/test_%.o \
+	    $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(test_$$*_MODULES)))
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS)
 
 $(BUILD):
 	@mkdir -p $@
@@ -106,6 +122,15 @@ valgrind: bins npm
 	@WRAP="valgrind -q --leak-check=full --error-exitcode=99" \
 	    CLERKSYNC_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$(CURDIR)/build/valgrind.%p" \
 	    bash tests/run.sh $(BUILD) $(BUILD)/clerksync.fcgi unit hostile
+
+# sql/statements.sql: every statement as the store prepares it; the unit
+# suite fails while the file differs from what src/sqlgen.c writes.
+statements: $(BUILD)/test_sqlgen
+	$(BUILD)/test_sqlgen --write sql/statements.sql
+
+# For scripts (tests/fuzz/run.sh): `make -s print-MODULES`.
+print-%:
+	@echo $($*)
 
 fuzz:
 	@bash tests/run.sh $(BUILD) $(BIN) fuzz

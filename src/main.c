@@ -97,7 +97,8 @@ cmd_check(struct handler *hd)
 {
 	const int	 want = schema_files[schema_count - 1].version;
 	char		 err[512];
-	int		 version = 0, rc;
+	enum store_check rc;
+	int		 version = 0;
 
 	if (hd->cf == NULL) {
 		printf("config: %s\n", cferr);
@@ -107,7 +108,7 @@ cmd_check(struct handler *hd)
 	printf("signing_secret: %zu secret%s, each decodes\n", cf.nkeys,
 	    cf.nkeys == 1 ? "" : "s");
 	rc = store_probe(hd->st, &version, err, sizeof(err));
-	if (rc == -1 && version == 0 && strncmp(err, "connect", 7) == 0) {
+	if (rc == STORE_CHECK_CONNECT) {
 		printf("database: %s\n", err);
 		return 1;
 	}
@@ -119,7 +120,7 @@ cmd_check(struct handler *hd)
 		    want);
 		return 1;
 	}
-	if (rc == -1) {
+	if (rc != STORE_CHECK_OK) {
 		printf("schema: %s\n", err);
 		return 1;
 	}

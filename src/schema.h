@@ -1,6 +1,7 @@
 /*
  * clerksync — schema: the SQL files of schema/, compiled in (the build
- * generates schema.c), so that `migrate` needs only the binary.
+ * generates schema.c, each file split into its statements), so that
+ * `migrate` needs only the binary.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_SCHEMA_H
@@ -11,7 +12,7 @@
 struct schema_file {
 	int		 version;	/* NNN of NNN_name.sql */
 	const char	*name;
-	const char	*sql;
+	const char *const *stmts;	/* split at build time; NULL ends */
 };
 
 extern const struct schema_file	schema_files[];	/* in version order */

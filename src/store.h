@@ -33,8 +33,6 @@ enum store_result {
 	STORE__MAX
 };
 
-extern const char *const store_result_names[STORE__MAX];
-
 /* What a backfill write did to its object's row. */
 enum store_import {
 	IMPORT_INSERTED,
@@ -44,7 +42,13 @@ enum store_import {
 	IMPORT__MAX
 };
 
-extern const char *const store_import_names[IMPORT__MAX];
+/* How far `check` got. */
+enum store_check {
+	STORE_CHECK_OK,
+	STORE_CHECK_CONNECT,	/* no connection: err names the settings */
+	STORE_CHECK_SCHEMA,	/* schema missing, old, or not as expected */
+	STORE_CHECK__MAX
+};
 
 struct store;
 
@@ -63,9 +67,10 @@ enum store_result store_apply(struct store *st, const struct event *ev,
 /*
  * For `check`: connect, read the schema version (0: none) and prepare
  * every statement, which proves that the tables and columns exist.
- * Returns 0, or -1 with err naming the setting or step at fault.
+ * Returns STORE_CHECK_OK, or the step at fault with err naming the
+ * setting or the statement.
  */
-int		 store_probe(struct store *st, int *version, char *err,
+enum store_check store_probe(struct store *st, int *version, char *err,
 		    size_t errsz);
 
 /*
@@ -87,8 +92,8 @@ long long	 store_prune(struct store *st, char *err, size_t errsz);
  * For backfill and reconcile: write ev (an object read from Clerk's API,
  * or a delete that reconcile found) through the same guarded statements
  * as a webhook, in one transaction, with no events row; ts is the time
- * of a delete. With dry_run nothing is written, and *how tells what
- * would have been. Returns 0, or -1 with err set.
+ * of a delete. *how tells what the write did; with dry_run the same
+ * writes run and are rolled back. Returns 0, or -1 with err set.
  */
 int		 store_import(struct store *st, const struct event *ev,
 		    long long ts, int dry_run, enum store_import *how,
@@ -102,7 +107,8 @@ int		 store_progress(struct store *st, const char *walk,
 		    long long *offset, int set, int done, char *err,
 		    size_t errsz);
 
-/* The database's UTC time, "YYYY-MM-DD hh:mm:ss.mmm". */
+/* The database's UTC time, "YYYY-MM-DD hh:mm:ss.mmm": 0, or -1 with
+ * err set. */
 int		 store_now(struct store *st, char *buf, size_t bufsz,
 		    char *err, size_t errsz);
 

@@ -1,0 +1,173 @@
+/*
+ * clerksync — migrate: the schema version, `check`'s probe, and
+ * `migrate`, which runs the compiled-in statements of schema/ (split at
+ * build time by scripts/embed-schema.sh) with table_prefix applied.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "schema.h"
+#include "store_int.h"
+
+/* The tables of schema/ besides the kinds', to which the prefix goes. */
+static const char *const meta_tables[] = {
+	"clerk_webhook_events", "clerksync_schema", "clerksync_backfill"
+};
+#define NMETA	(sizeof(meta_tables) / sizeof(meta_tables[0]))
+
+int
+store_schema_version(struct store *st, int *version, char *err,
+    size_t errsz)
+{
+	MYSQL_BIND	 out[1];
+	long long	 v = 0;
+	int		 rc;
+
+	*version = 0;
+	if (store_prepare(st, SQL_SCHEMA_VERSION, "schema version", err,
+	    errsz) == -1)
+		return st->errcode == ER_NO_SUCH_TABLE ? 0 : -1;
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &v;
+	rc = store_fetch(st, SQL_SCHEMA_VERSION, NULL, 0, out, err, errsz);
+	mysql_rollback(st->db);
+	if (rc == -1)
+		return -1;
+	if (rc == 1 && v > 0 && v <= 1000000)
+		*version = (int)v;
+	return 0;
+}
+
+/* Whether the events setting can lead to kind k's statements. */
+static int
+needed(const struct store *st, enum kind k)
+{
+	unsigned int	 ev = st->cf->events;
+
+	switch (k) {
+	case KIND_ORG:
+		return (ev & (CONFIG_EVENTS_ORGANIZATIONS |
+		    CONFIG_EVENTS_MEMBERSHIPS)) != 0;
+	case KIND_MEMBER:
+		return (ev & CONFIG_EVENTS_MEMBERSHIPS) != 0;
+	default:
+		return 1;
+	}
+}
+
+enum store_check
+store_probe(struct store *st, int *version, char *err, size_t errsz)
+{
+	char	 sql[SQLGEN_MAX];
+	size_t	 id;
+	int	 k;
+
+	*version = 0;
+	if (store_connect(st, err, errsz) == -1)
+		return STORE_CHECK_CONNECT;
+	if (store_schema_version(st, version, err, errsz) == -1)
+		return STORE_CHECK_SCHEMA;
+	for (id = 0; id < SQL__MAX; id++) {
+		k = id < SQL_FIXED__MAX ? -1 : (int)((id - SQL_FIXED__MAX) /
+		    SQL_OP__MAX);
+		if (k >= 0 && !needed(st, (enum kind)k))
+			continue;
+		if (sqlgen_write(id, "", 0, sql, sizeof(sql)) == 0)
+			continue;
+		if (store_prepare(st, id, "tables (run migrate, check "
+		    "table_prefix)", err, errsz) == -1)
+			return STORE_CHECK_SCHEMA;
+	}
+	return STORE_CHECK_OK;
+}
+
+/* The table that begins at p (after a '`'), or NULL. */
+static const char *
+table_at(const char *p)
+{
+	const char	*t;
+	size_t		 i, len;
+
+	for (i = 0; i < KIND__MAX + NMETA; i++) {
+		t = i < KIND__MAX ? kinds[i].table : meta_tables[i - KIND__MAX];
+		len = strlen(t);
+		if (strncmp(p, t, len) == 0 && p[len] == '`')
+			return t;
+	}
+	return NULL;
+}
+
+/* sql with prefix before every `table` of schema/; NULL: no memory. */
+static char *
+prefixed(const char *sql, const char *prefix)
+{
+	const char	*p, *t;
+	char		*out, *q;
+	size_t		 n = 0;
+
+	for (p = sql; *p != '\0'; p++)
+		n += *p == '`' && table_at(p + 1) != NULL ? strlen(prefix) : 0;
+	if ((out = malloc(strlen(sql) + n + 1)) == NULL)
+		return NULL;
+	for (p = sql, q = out; *p != '\0'; p++) {
+		*q++ = *p;
+		if (*p == '`' && (t = table_at(p + 1)) != NULL) {
+			memcpy(q, prefix, strlen(prefix));
+			q += strlen(prefix);
+			memcpy(q, t, strlen(t));
+			q += strlen(t);
+			p += strlen(t);
+		}
+	}
+	*q = '\0';
+	return out;
+}
+
+/* Run one schema file's statements, then commit. 0 or -1. */
+static int
+run_file(struct store *st, const struct schema_file *f, char *err,
+    size_t errsz)
+{
+	const char *const	*s;
+	char			*sql;
+	int			 rc;
+
+	for (s = f->stmts; *s != NULL; s++) {
+		if ((sql = prefixed(*s, st->cf->table_prefix)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		rc = mysql_real_query(st->db, sql, strlen(sql));
+		free(sql);
+		if (rc != 0)
+			return store_fail(st, "migrate", err, errsz);
+	}
+	return mysql_commit(st->db) == 0 ? 0 : store_fail(st, "commit", err,
+	    errsz);
+}
+
+int
+store_migrate(struct store *st, int *from, int *to, char *err, size_t errsz)
+{
+	size_t	 i;
+
+	if (store_connect(st, err, errsz) == -1)
+		return -1;
+	if (store_schema_version(st, from, err, errsz) == -1)
+		return -1;
+	*to = *from;
+	for (i = 0; i < schema_count; i++) {
+		if (schema_files[i].version <= *from)
+			continue;
+		if (run_file(st, &schema_files[i], err, errsz) == -1)
+			return -1;
+		*to = schema_files[i].version;
+	}
+	return 0;
+}
