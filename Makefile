@@ -37,17 +37,18 @@ endif
 # apply (what each event writes), migrate (schema), sqlgen + kinds (the
 # SQL text from the descriptors; pure).
 MODULES = apply backfill clerkapi config event handler http json kinds log \
-	  migrate num sig sqlgen store
+	  migrate num serve sig sqlgen store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 
 # Each unit test links only the modules it tests and what those call.
-UNITS   = num sig json event config sqlgen
+UNITS   = num sig json event config sqlgen handler
 test_num_MODULES    = num
 test_sig_MODULES    = sig
 test_json_MODULES   = json
 test_event_MODULES  = event json
-test_config_MODULES = config num
+test_config_MODULES = config log num sig
 test_sqlgen_MODULES = sqlgen kinds
+test_handler_MODULES = handler event json num sig
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \

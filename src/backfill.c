@@ -53,7 +53,7 @@ struct backfill {
 	const struct config	*cf;
 	struct store		*st;
 	const struct backfill_opts *o;
-	struct api		*api;
+	struct clerkapi		*api;
 	struct tally		 t[WALK__MAX];
 	struct idset		 seen[2];	/* users, organizations */
 	char			*env;		/* an object in an envelope */
@@ -64,15 +64,6 @@ struct backfill {
 	double			 started;	/* of the walk shown */
 	unsigned long		 total;		/* of the walk shown */
 };
-
-static double
-seconds(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long long
 now_ms(void)
@@ -153,7 +144,7 @@ static void
 progress(struct backfill *b, enum walk w, int last)
 {
 	const struct tally	*t = &b->t[w];
-	double			 dt = seconds() - b->started;
+	double			 dt = num_seconds() - b->started;
 	double			 rate = dt > 0 ? (double)t->seen / dt : 0;
 
 	if (!b->tty)
@@ -295,7 +286,7 @@ walk(struct backfill *b, enum walk w, const char *org)
 			snprintf(path, sizeof(path), "/v1/organizations/%s/"
 			    "memberships?limit=%d&offset=%lld&order_by="
 			    "%%2Bcreated_at", org, limit, from);
-		if ((rc = api_get(b->api, path, &body, &len, b->err,
+		if ((rc = clerkapi_get(b->api, path, &body, &len, b->err,
 		    sizeof(b->err))) == -1)
 			goto fail;
 		if (rc != 200 || !sig_utf8_valid(body, len) ||
@@ -418,7 +409,7 @@ reconcile(struct backfill *b, enum walk w, const char *before)
 	for (i = 0; i < c.out.n; i++) {
 		snprintf(path, sizeof(path), "/v1/%s/%s", w == WALK_ORGS ?
 		    "organizations" : "users", c.out.ids[i]);
-		if ((status = api_get(b->api, path, &body, &len, b->err,
+		if ((status = clerkapi_get(b->api, path, &body, &len, b->err,
 		    sizeof(b->err))) == -1)
 			goto out;
 		if (status == 200) {
@@ -481,7 +472,7 @@ backfill_run(const struct config *cf, struct store *st,
     const struct backfill_opts *o)
 {
 	struct backfill		 b;
-	struct api_stats	 as;
+	struct clerkapi_stats	 as;
 	const char		*body;
 	char			 before[64];
 	size_t			 len;
@@ -493,15 +484,15 @@ backfill_run(const struct config *cf, struct store *st,
 	b.st = st;
 	b.o = o;
 	b.tty = isatty(STDERR_FILENO);
-	b.t0 = b.started = seconds();
-	if ((b.api = api_open(cf, o->timeout, b.err, sizeof(b.err))) == NULL)
+	b.t0 = b.started = num_seconds();
+	if ((b.api = clerkapi_open(cf, o->timeout, b.err, sizeof(b.err))) == NULL)
 		goto out;
 	/* Rows created from here on may be missing from the walk. */
 	if (store_now(st, before, sizeof(before), b.err, sizeof(b.err)) == -1)
 		goto out;
 
 	if (cf->events & CONFIG_EVENTS_USERS) {
-		if (b.tty && api_get(b.api, "/v1/users/count", &body, &len,
+		if (b.tty && clerkapi_get(b.api, "/v1/users/count", &body, &len,
 		    b.err, sizeof(b.err)) == 200 &&
 		    (n = json_count(body, len, "total_count")) > 0)
 			b.total = (unsigned long)n;
@@ -512,7 +503,7 @@ backfill_run(const struct config *cf, struct store *st,
 	if (cf->events & (CONFIG_EVENTS_ORGANIZATIONS |
 	    CONFIG_EVENTS_MEMBERSHIPS)) {
 		b.total = 0;
-		b.started = seconds();
+		b.started = num_seconds();
 		if (walk(&b, WALK_ORGS, NULL) == -1)
 			goto out;
 		progress(&b, WALK_ORGS, 1);
@@ -539,16 +530,16 @@ out:
 		    (w == WALK_USERS && (cf->events & CONFIG_EVENTS_USERS)))
 			summary(&b, (enum walk)w);
 	if (b.api != NULL) {
-		api_stats(b.api, &as);
+		clerkapi_stats(b.api, &as);
 		printf("api: %lu requests, %lu retried, %lu answered 429, in "
 		    "%.1f s\n", as.requests, as.retried, as.limited,
-		    seconds() - b.t0);
+		    num_seconds() - b.t0);
 	}
 	if (rc != 0 && b.err[0] != '\0')
 		printf("%s: stopped: %s%s\n", o->reconcile ? "reconcile" :
 		    "backfill", b.err, o->reconcile || o->dry_run ? "" :
 		    " (run it again to resume)");
-	api_close(b.api);
+	clerkapi_close(b.api);
 	free(b.seen[0].ids);
 	free(b.seen[1].ids);
 	free(b.env);

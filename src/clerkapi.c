@@ -33,7 +33,7 @@ struct curl_fns {
 	void		 (*slist_free_all)(struct curl_slist *);
 };
 
-struct api {
+struct clerkapi {
 	void			*lib;
 	struct curl_fns		 f;
 	CURL			*h;
@@ -47,18 +47,9 @@ struct api {
 	double			*ring;		/* start times, a window's */
 	int			 nring, head, rate;
 	double			 window;
-	struct api_stats	 st;
+	struct clerkapi_stats	 st;
 	char			 curlerr[CURL_ERROR_SIZE];
 };
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 pause_for(double sec)
@@ -76,7 +67,7 @@ pause_for(double sec)
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
-	struct api	*a = arg;
+	struct clerkapi	*a = arg;
 	size_t		 len = size * n, cap;
 	char		*nb;
 
@@ -100,7 +91,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
-	struct api	*a = arg;
+	struct clerkapi	*a = arg;
 	size_t		 len = size * n, i;
 	long long	 v;
 
@@ -122,10 +113,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		goto nosym;						\
 } while (0)
 
-struct api *
-api_open(const struct config *cf, long timeout, char *err, size_t errsz)
+struct clerkapi *
+clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
 {
-	struct api	*a;
+	struct clerkapi	*a;
 	char		*auth;
 	size_t		 n;
 
@@ -195,19 +186,19 @@ api_open(const struct config *cf, long timeout, char *err, size_t errsz)
 	return a;
 nosym:
 	snprintf(err, errsz, "libcurl is older than 7.85: %s", dlerror());
-	api_close(a);
+	clerkapi_close(a);
 	return NULL;
 oom:
 	snprintf(err, errsz, "out of memory");
-	api_close(a);
+	clerkapi_close(a);
 	return NULL;
 }
 
 /* Wait until one more request fits the rate window, and count it. */
 static void
-pace(struct api *a)
+pace(struct clerkapi *a)
 {
-	double	 t = now(), oldest;
+	double	 t = num_seconds(), oldest;
 
 	if (a->nring == a->rate) {
 		oldest = a->ring[a->head];
@@ -216,14 +207,14 @@ pace(struct api *a)
 		a->nring--;
 		a->head = (a->head + 1) % a->rate;
 	}
-	a->ring[(a->head + a->nring) % a->rate] = now();
+	a->ring[(a->head + a->nring) % a->rate] = num_seconds();
 	a->nring++;
 	a->st.requests++;
 }
 
 int
-api_get(struct api *a, const char *path, const char **body, size_t *len,
-    char *err, size_t errsz)
+clerkapi_get(struct clerkapi *a, const char *path, const char **body,
+    size_t *len, char *err, size_t errsz)
 {
 	CURLcode	 rc;
 	long		 status;
@@ -308,13 +299,13 @@ api_get(struct api *a, const char *path, const char **body, size_t *len,
 }
 
 void
-api_stats(const struct api *a, struct api_stats *out)
+clerkapi_stats(const struct clerkapi *a, struct clerkapi_stats *out)
 {
 	*out = a->st;
 }
 
 void
-api_close(struct api *a)
+clerkapi_close(struct clerkapi *a)
 {
 	if (a == NULL)
 		return;

@@ -18,9 +18,9 @@
 #define API_TIMEOUT	30	/* seconds, default per request */
 #define API_BODY_MAX	(64 * 1024 * 1024)	/* bytes of one answer */
 
-struct api;
+struct clerkapi;
 
-struct api_stats {
+struct clerkapi_stats {
 	unsigned long	 requests;	/* sent, retries included */
 	unsigned long	 retried;	/* after a 5xx or a timeout */
 	unsigned long	 limited;	/* answered 429 */
@@ -31,7 +31,7 @@ struct api_stats {
  * cf->clerk_secret_key. timeout is seconds per request (0: API_TIMEOUT).
  * Returns NULL with err set.
  */
-struct api	*api_open(const struct config *cf, long timeout, char *err,
+struct clerkapi	*clerkapi_open(const struct config *cf, long timeout, char *err,
 		    size_t errsz);
 
 /*
@@ -39,12 +39,13 @@ struct api	*api_open(const struct config *cf, long timeout, char *err,
  * *len set (valid until the next call), 404, or -1 with err set once the
  * retries are spent or the answer cannot succeed (401, 422, ...).
  */
-int		 api_get(struct api *a, const char *path, const char **body,
+int		 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 		    size_t *len, char *err, size_t errsz);
 
-void		 api_stats(const struct api *a, struct api_stats *out);
+void		 clerkapi_stats(const struct clerkapi *a,
+		    struct clerkapi_stats *out);
 
 /* Safe on NULL. */
-void		 api_close(struct api *a);
+void		 clerkapi_close(struct clerkapi *a);
 
 #endif

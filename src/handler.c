@@ -1,112 +1,60 @@
 /*
- * clerksync — handler: the request pipeline and the only status map.
+ * clerksync — handler: the decision over one request, and the only
+ * status map (SPEC section 1). Pure: the I/O is serve.c's.
  * SPDX-License-Identifier: ISC
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "event.h"
 #include "handler.h"
-#include "log.h"
 #include "num.h"
 #include "sig.h"
 
-enum reply {
-	R_APPLIED,
-	R_DUPLICATE,
-	R_STALE,
-	R_IGNORED,
-	R_METHOD,
-	R_LENGTH_REQUIRED,
-	R_BAD_REQUEST,
-	R_TOO_LARGE,
-	R_MISSING_HEADERS,
-	R_TIMESTAMP,
-	R_SIGNATURE,
-	R_PAYLOAD,
-	R_UNAVAILABLE,
-	R_INTERNAL,
-	R__MAX
+const struct handler_row handler_rows[HANDLER__MAX] = {
+	[HANDLER_APPLIED] = { 200, "applied", NULL },
+	[HANDLER_DUPLICATE] = { 200, "duplicate", NULL },
+	[HANDLER_STALE] = { 200, "stale", NULL },
+	[HANDLER_IGNORED] = { 200, "ignored", NULL },
+	[HANDLER_METHOD] = { 405, "method_not_allowed",
+	    "only POST is accepted" },
+	[HANDLER_LENGTH_REQUIRED] = { 411, "length_required",
+	    "a Content-Length is required" },
+	[HANDLER_BAD_REQUEST] = { 400, "bad_request", "malformed request" },
+	[HANDLER_TOO_LARGE] = { 413, "payload_too_large",
+	    "the body is larger than max_body" },
+	[HANDLER_MISSING_HEADERS] = { 400, "missing_headers", "svix-id, "
+	    "svix-timestamp and svix-signature (or webhook-*) are required" },
+	[HANDLER_TIMESTAMP] = { 401, "timestamp_out_of_tolerance",
+	    "the timestamp is unparsable or outside the tolerance" },
+	[HANDLER_SIGNATURE] = { 401, "invalid_signature",
+	    "no signature matches" },
+	[HANDLER_PAYLOAD] = { 400, "invalid_payload",
+	    "the body is not a valid event" },
+	[HANDLER_UNAVAILABLE] = { 503, "unavailable",
+	    "temporarily unavailable, retry later" },
+	[HANDLER_INTERNAL] = { 500, "internal", "internal error" },
 };
 
-/* SPEC section 1, row by row: status, code (or status word), phrase. */
-static const struct {
-	int		 status;
-	const char	*word;
-	const char	*message;
-} replies[R__MAX] = {
-	{ 200, "applied", NULL },
-	{ 200, "duplicate", NULL },
-	{ 200, "stale", NULL },
-	{ 200, "ignored", NULL },
-	{ 405, "method_not_allowed", "only POST is accepted" },
-	{ 411, "length_required", "a Content-Length is required" },
-	{ 400, "bad_request", "malformed request" },
-	{ 413, "payload_too_large", "the body is larger than max_body" },
-	{ 400, "missing_headers", "svix-id, svix-timestamp and "
-	    "svix-signature (or webhook-*) are required" },
-	{ 401, "timestamp_out_of_tolerance", "the timestamp is unparsable or "
-	    "outside the tolerance" },
-	{ 401, "invalid_signature", "no signature matches" },
-	{ 400, "invalid_payload", "the body is not a valid event" },
-	{ 503, "unavailable", "temporarily unavailable, retry later" },
-	{ 500, "internal", "internal error" },
+static const enum handler_reply sig_reply[SIG__MAX] = {
+	[SIG_OK] = HANDLER_APPLIED,
+	[SIG_MISSING] = HANDLER_MISSING_HEADERS,
+	[SIG_BAD_TIMESTAMP] = HANDLER_TIMESTAMP,
+	[SIG_MISMATCH] = HANDLER_SIGNATURE,
+	[SIG_BAD_BODY] = HANDLER_PAYLOAD,
 };
 
-static const enum reply sig_reply[SIG__MAX] = {
-	[SIG_OK] = R_APPLIED,
-	[SIG_MISSING] = R_MISSING_HEADERS,
-	[SIG_BAD_TIMESTAMP] = R_TIMESTAMP,
-	[SIG_MISMATCH] = R_SIGNATURE,
-	[SIG_BAD_BODY] = R_PAYLOAD,
+const enum handler_reply handler_store_reply[STORE__MAX] = {
+	[STORE_APPLIED] = HANDLER_APPLIED,
+	[STORE_DUPLICATE] = HANDLER_DUPLICATE,
+	[STORE_STALE] = HANDLER_STALE,
+	[STORE_UNAVAILABLE] = HANDLER_UNAVAILABLE,
+	[STORE_FAILED] = HANDLER_INTERNAL,
 };
-
-static const enum reply store_reply[STORE__MAX] = {
-	[STORE_APPLIED] = R_APPLIED,
-	[STORE_DUPLICATE] = R_DUPLICATE,
-	[STORE_STALE] = R_STALE,
-	[STORE_UNAVAILABLE] = R_UNAVAILABLE,
-	[STORE_FAILED] = R_INTERNAL,
-};
-
-/* What one request leaves for its log line. */
-struct req {
-	const char	*svix_id;
-	const char	*type;
-	const char	*object;
-	const char	*detail;	/* fixed phrase, or NULL */
-};
-
-/* The message is one of ours: a fixed phrase, never request data. */
-static void
-answer(struct http *h, enum reply r, const char *detail)
-{
-	char		 body[512];
-	const char	*hdr = r == R_METHOD ? "Allow: POST\r\n" : NULL;
-	int		 n;
-
-	if (replies[r].message == NULL)
-		n = snprintf(body, sizeof(body), "{\"status\":\"%s\"}",
-		    replies[r].word);
-	else
-		n = snprintf(body, sizeof(body),
-		    "{\"error\":\"%s\",\"message\":\"%s%s%s\"}",
-		    replies[r].word, replies[r].message,
-		    detail != NULL ? ": " : "", detail != NULL ? detail : "");
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}",
-		    replies[r].word);
-	if (http_reply(h, replies[r].status, hdr, body, (size_t)n) == -1)
-		log_warnx("could not send the answer");
-}
 
 static int
 oversized(const char *v)
 {
-	return v != NULL && strnlen(v, HANDLER_HEADER_MAX + 1) >
-	    HANDLER_HEADER_MAX;
+	return strnlen(v, HANDLER_HEADER_MAX + 1) > HANDLER_HEADER_MAX;
 }
 
 /* Svix ids are short printable ASCII; the events key is ascii_bin. */
@@ -121,150 +69,93 @@ valid_svix_id(const char *s)
 	return i > 0;
 }
 
-/*
- * One body buffer for the process, grown as needed and given back after a
- * request larger than HANDLER_BODY_KEEP, so that a persistent process
- * neither allocates per request nor holds on to a rare large body.
- */
-static char	*body_buf;
-static size_t	 body_cap;
-
-static char *
-body_buffer(size_t len)
+int
+handler_head(const struct config *cf, struct handler_req *rq,
+    enum handler_reply *r)
 {
-	char	*p;
+	const char	*v = rq->length;
+	long long	 len;
 
-	/* One extra byte so that an empty body still has a buffer. */
-	if (len + 1 > body_cap) {
-		if ((p = realloc(body_buf, len + 1)) == NULL)
-			return NULL;
-		body_buf = p;
-		body_cap = len + 1;
+	if (rq->method == NULL || strcmp(rq->method, "POST") != 0) {
+		*r = HANDLER_METHOD;
+		return -1;
 	}
-	return body_buf;
-}
-
-static void
-body_release(void)
-{
-	if (body_cap > HANDLER_BODY_KEEP) {
-		free(body_buf);
-		body_buf = NULL;
-		body_cap = 0;
-	}
-}
-
-/*
- * The pipeline. The caller owns *body and *ev (zeroed) and frees them
- * after the log line, whose fields point into them.
- */
-static enum reply
-serve(struct handler *hd, struct http *h, struct req *rq, char **body,
-    struct event *ev, char *err, size_t errsz)
-{
-	const struct config	*cf = hd->cf;
-	const char		*v, *id, *tsh, *sigh;
-	long long		 len, ts;
-	enum sig_result		 sr;
-
-	if (cf == NULL) {
-		/* SPEC section 4: keep Svix retrying until it is fixed. */
-		snprintf(err, errsz, "configuration: %s", hd->cferr);
-		return R_UNAVAILABLE;
-	}
-	if ((v = http_param(h, "REQUEST_METHOD")) == NULL ||
-	    strcmp(v, "POST") != 0)
-		return R_METHOD;
-
 	/* SPEC section 1: the length is decided before the body is read. */
-	if ((v = http_param(h, "CONTENT_LENGTH")) == NULL || *v == '\0')
-		return R_LENGTH_REQUIRED;
+	if (v == NULL || *v == '\0') {
+		*r = HANDLER_LENGTH_REQUIRED;
+		return -1;
+	}
 	if (num_parse(v, strlen(v), 0, (long long)cf->max_body, &len) == -1) {
 		/* Digits beyond max_body, however many, are too large. */
-		if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
-			return R_TOO_LARGE;
+		if (strspn(v, "0123456789") == strlen(v)) {
+			*r = HANDLER_TOO_LARGE;
+			return -1;
+		}
 		rq->detail = "Content-Length is not a decimal number";
-		return R_BAD_REQUEST;
+		*r = HANDLER_BAD_REQUEST;
+		return -1;
 	}
-
-	id = sig_pick(http_param(h, "HTTP_SVIX_ID"),
-	    http_param(h, "HTTP_WEBHOOK_ID"));
-	tsh = sig_pick(http_param(h, "HTTP_SVIX_TIMESTAMP"),
-	    http_param(h, "HTTP_WEBHOOK_TIMESTAMP"));
-	sigh = sig_pick(http_param(h, "HTTP_SVIX_SIGNATURE"),
-	    http_param(h, "HTTP_WEBHOOK_SIGNATURE"));
-	if (id == NULL || tsh == NULL || sigh == NULL ||
-	    *id == '\0' || *tsh == '\0' || *sigh == '\0')
-		return R_MISSING_HEADERS;
-	if (oversized(id) || oversized(tsh) || oversized(sigh)) {
+	if (rq->id == NULL || rq->ts == NULL || rq->sig == NULL ||
+	    *rq->id == '\0' || *rq->ts == '\0' || *rq->sig == '\0') {
+		*r = HANDLER_MISSING_HEADERS;
+		return -1;
+	}
+	if (oversized(rq->id) || oversized(rq->ts) || oversized(rq->sig)) {
 		rq->detail = "a signature header is too long";
-		return R_BAD_REQUEST;
+		*r = HANDLER_BAD_REQUEST;
+		return -1;
 	}
-	rq->svix_id = id;
+	rq->svix_id = rq->id;
+	rq->len = (size_t)len;
+	return 0;
+}
 
-	if ((*body = body_buffer((size_t)len)) == NULL) {
-		snprintf(err, errsz, "out of memory for %lld bytes", len);
-		return R_INTERNAL;
-	}
-	if (http_read(h, *body, (size_t)len) == -1) {
-		rq->detail = "the body is shorter than Content-Length";
-		return R_BAD_REQUEST;
-	}
+enum handler_reply
+handler_decide(const struct config *cf, struct handler_req *rq,
+    struct event *ev)
+{
+	enum sig_result	 sr;
+	long long	 ts;
 
 	/* SPEC section 1: no database work before this verdict. */
-	sr = sig_verify(cf->keys, cf->nkeys, id, tsh, sigh, *body,
-	    (size_t)len, (long long)time(NULL), cf->tolerance, &ts);
+	sr = sig_verify(cf->keys, cf->nkeys, rq->id, rq->ts, rq->sig,
+	    rq->body, rq->len, rq->now, cf->tolerance, &ts);
 	if (sr == SIG_BAD_BODY)
 		rq->detail = "not UTF-8";
 	if (sr != SIG_OK)
 		return sig_reply[sr];
-	if (!valid_svix_id(id)) {
+	if (!valid_svix_id(rq->id)) {
 		rq->detail = "svix-id must be 1 to 128 printable ASCII "
 		    "characters";
-		return R_PAYLOAD;
+		return HANDLER_PAYLOAD;
 	}
-	if (event_parse(*body, (size_t)len, cf->sync_private_metadata,
+	if (event_parse(rq->body, rq->len, cf->sync_private_metadata,
 	    cf->events, ev, &rq->detail) == -1)
-		return R_PAYLOAD;
+		return HANDLER_PAYLOAD;
 	rq->type = ev->type_name;
 	rq->object = ev->object_id;
 	if (ev->type == EVENT_OTHER)
-		return R_IGNORED;
+		return HANDLER_IGNORED;
 	/* SPEC section 2: without an envelope time, the svix-timestamp. */
-	return store_reply[store_apply(hd->st, ev, id,
-	    ev->timestamp >= 0 ? ev->timestamp : ts * 1000, err, errsz)];
+	rq->when = ev->timestamp >= 0 ? ev->timestamp : ts * 1000;
+	return HANDLER_APPLIED;
 }
 
-void
-handler_serve(struct handler *hd, struct http *h)
+size_t
+handler_answer(enum handler_reply r, const char *detail, char *buf,
+    size_t bufsz)
 {
-	struct req	 rq = { NULL, NULL, NULL, NULL };
-	struct event	 ev;
-	struct timespec	 t0, t1;
-	char		*body = NULL;
-	char		 err[512] = "";
-	char		 sid[STORE_SVIX_ID_MAX + 1];
-	enum reply	 r;
-	double		 ms;
+	const struct handler_row *row = &handler_rows[r];
+	int			 n;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(&ev, 0, sizeof(ev));
-	r = serve(hd, h, &rq, &body, &ev, err, sizeof(err));
-	answer(h, r, r == R_BAD_REQUEST || r == R_PAYLOAD ? rq.detail : NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-
-	snprintf(sid, sizeof(sid), "%s", rq.svix_id ? rq.svix_id : "-");
-	if (err[0] != '\0')
-		log_errx("svix_id=%s %s", sid, err);
-	if (ev.warning != NULL)
-		log_warnx("svix_id=%s %s", sid, ev.warning);
-	log_info("svix_id=%s type=%.64s object=%.64s outcome=%s status=%d "
-	    "ms=%.1f%s%s",
-	    sid, rq.type ? rq.type : "-", rq.object ? rq.object : "-",
-	    replies[r].word, replies[r].status, ms,
-	    rq.detail ? " detail=" : "", rq.detail ? rq.detail : "");
-	event_free(&ev);
-	body_release();
+	if (row->message == NULL)
+		n = snprintf(buf, bufsz, "{\"status\":\"%s\"}", row->word);
+	else
+		n = snprintf(buf, bufsz,
+		    "{\"error\":\"%s\",\"message\":\"%s%s%s\"}", row->word,
+		    row->message, detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "");
+	if (n < 0 || (size_t)n >= bufsz)
+		n = snprintf(buf, bufsz, "{\"error\":\"%s\"}", row->word);
+	return n < 0 || (size_t)n >= bufsz ? 0 : (size_t)n;
 }

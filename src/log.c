@@ -108,4 +108,3 @@ name(const char *fmt, ...)				\
 LOG_FN(log_errx, LOG_ERROR)
 LOG_FN(log_warnx, LOG_WARN)
 LOG_FN(log_info, LOG_INFO)
-LOG_FN(log_debug, LOG_DEBUG)

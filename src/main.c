@@ -226,8 +226,8 @@ main(int argc, char *argv[])
 	}
 	walk = argc > 1 && (strcmp(argv[1], "backfill") == 0 ||
 	    strcmp(argv[1], "reconcile") == 0);
-	if (walk && backfill_args(argc - 2, argv + 2, argv[1][0] == 'r', &bo,
-	    err, sizeof(err)) == -1) {
+	if (walk && backfill_args(argc - 2, argv + 2, strcmp(argv[1],
+	    "reconcile") == 0, &bo, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		usage(stderr);
 		return 2;

@@ -1,8 +1,10 @@
 /*
- * clerksync — num: the one strict decimal parser.
+ * clerksync — num: the one strict decimal parser, and the one
+ * monotonic clock.
  * SPDX-License-Identifier: ISC
  */
 #include <limits.h>
+#include <time.h>
 
 #include "num.h"
 
@@ -26,4 +28,13 @@ num_parse(const char *s, size_t len, long long min, long long max,
 		return -1;
 	*out = v;
 	return 0;
+}
+
+double
+num_seconds(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

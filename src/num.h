@@ -1,5 +1,6 @@
 /*
- * clerksync — num: the one strict decimal parser.
+ * clerksync — num: the one strict decimal parser, and the one
+ * monotonic clock.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_NUM_H
@@ -13,5 +14,8 @@
  */
 int	num_parse(const char *s, size_t len, long long min, long long max,
 	    long long *out);
+
+/* Seconds on the monotonic clock, for durations and rates. */
+double	num_seconds(void);
 
 #endif

@@ -36,12 +36,12 @@ pkg_libs="$(pkg-config --libs $pkgs) -lfcgi -lm"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cflags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCLERKSYNC_VERSION=\"fuzz\" -Isrc $pkg_cflags -Wall -Wextra"
 
-# The modules, as in the Makefile, without main.c.
+# The modules: the Makefile's list (main.c is not one of them).
+modules=$(make -s --no-print-directory print-MODULES) || exit 2
 objs=()
 build_ok=1
-for src in src/*.c; do
-	m=$(basename "$src" .c)
-	[ "$m" = main ] && continue
+for m in $modules; do
+	src="src/$m.c"
 	o="$out/obj/$m.o"
 	if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ "$(ls src/*.h | xargs -I{} find {} -newer "$o" | head -1)" ]; then
 		$cc $cflags $san -fsanitize=fuzzer-no-link -c -o "$o" "$src" 2>"$out/obj/$m.err" || {
@@ -51,7 +51,7 @@ for src in src/*.c; do
 done
 # The embedded schema, when the tree has one (as the Makefile builds it).
 if [ -f scripts/embed-schema.sh ]; then
-	sh scripts/embed-schema.sh $(ls schema/*.sql | sort) >"$out/obj/schema.c.new" &&
+	sh scripts/embed-schema.sh $(make -s --no-print-directory print-SCHEMA) >"$out/obj/schema.c.new" &&
 		{ cmp -s "$out/obj/schema.c.new" "$out/obj/schema.c" || mv "$out/obj/schema.c.new" "$out/obj/schema.c"; }
 	rm -f "$out/obj/schema.c.new"
 	if [ ! -e "$out/obj/schema.o" ] || [ "$out/obj/schema.c" -nt "$out/obj/schema.o" ]; then

@@ -1,0 +1,289 @@
+/*
+ * clerksync — unit tests of the request decision (handler.c), case by
+ * case against SPEC section 1's status table: each request struct, the
+ * reply, its status and word, and what the decision leaves for the log.
+ * SPDX-License-Identifier: ISC
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "handler.h"
+#include "sig.h"
+#include "tap.h"
+#include "util.h"
+
+#define SECRET	"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define NOW	1773480414LL	/* user.created.json's, in seconds */
+#define MAX_BODY 65536
+
+static struct config	 cf;
+
+/* "v1,<base64 HMAC-SHA256 of id.ts.body>" into out. */
+static void
+sign(const char *id, const char *ts, const char *body, size_t len,
+    char *out, size_t outsz)
+{
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0;
+	char		*msg;
+	size_t		 n = strlen(id) + strlen(ts) + len + 2;
+
+	if ((msg = malloc(n + 1)) == NULL || outsz < 3 + SIG_B64_LEN + 1)
+		exit(1);
+	snprintf(msg, n + 1, "%s.%s.", id, ts);
+	memcpy(msg + strlen(id) + strlen(ts) + 2, body, len);
+	if (HMAC(EVP_sha256(), cf.keys[0].key, (int)cf.keys[0].len,
+	    (unsigned char *)msg, n, mac, &maclen) == NULL || maclen != 32)
+		exit(1);
+	free(msg);
+	memcpy(out, "v1,", 3);
+	EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen);
+}
+
+struct head_case {
+	const char	*name;
+	const char	*method, *length, *id, *ts, *sig;
+	enum handler_reply want;	/* HANDLER__MAX: read the body */
+	int		 status;
+	const char	*detail;
+};
+
+static const struct head_case heads[] = {
+	{ "no method", NULL, "2", "m", "1", "v1,x", HANDLER_METHOD, 405,
+	    NULL },
+	{ "GET", "GET", "2", "m", "1", "v1,x", HANDLER_METHOD, 405, NULL },
+	{ "post in lower case", "post", "2", "m", "1", "v1,x",
+	    HANDLER_METHOD, 405, NULL },
+	{ "no Content-Length", "POST", NULL, "m", "1", "v1,x",
+	    HANDLER_LENGTH_REQUIRED, 411, NULL },
+	{ "an empty Content-Length", "POST", "", "m", "1", "v1,x",
+	    HANDLER_LENGTH_REQUIRED, 411, NULL },
+	{ "Content-Length 12a", "POST", "12a", "m", "1", "v1,x",
+	    HANDLER_BAD_REQUEST, 400, "Content-Length is not a decimal number" },
+	{ "Content-Length -1", "POST", "-1", "m", "1", "v1,x",
+	    HANDLER_BAD_REQUEST, 400, "Content-Length is not a decimal number" },
+	{ "Content-Length +2", "POST", "+2", "m", "1", "v1,x",
+	    HANDLER_BAD_REQUEST, 400, "Content-Length is not a decimal number" },
+	{ "Content-Length max_body + 1", "POST", "65537", "m", "1", "v1,x",
+	    HANDLER_TOO_LARGE, 413, NULL },
+	{ "Content-Length of 30 digits", "POST",
+	    "123456789012345678901234567890", NULL, NULL, NULL,
+	    HANDLER_TOO_LARGE, 413, NULL },
+	{ "413 before the headers", "POST", "99999999", NULL, NULL, NULL,
+	    HANDLER_TOO_LARGE, 413, NULL },
+	{ "no svix-id", "POST", "2", NULL, "1", "v1,x",
+	    HANDLER_MISSING_HEADERS, 400, NULL },
+	{ "an empty svix-timestamp", "POST", "2", "m", "", "v1,x",
+	    HANDLER_MISSING_HEADERS, 400, NULL },
+	{ "no svix-signature", "POST", "2", "m", "1", NULL,
+	    HANDLER_MISSING_HEADERS, 400, NULL },
+	{ "Content-Length max_body", "POST", "65536", "m", "1", "v1,x",
+	    HANDLER__MAX, 0, NULL },
+	{ "Content-Length 0", "POST", "0", "m", "1", "v1,x", HANDLER__MAX, 0,
+	    NULL },
+};
+
+static void
+test_head(void)
+{
+	struct handler_req	 rq;
+	enum handler_reply	 r;
+	char			*big;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		memset(&rq, 0, sizeof(rq));
+		rq.method = heads[i].method;
+		rq.length = heads[i].length;
+		rq.id = heads[i].id;
+		rq.ts = heads[i].ts;
+		rq.sig = heads[i].sig;
+		r = HANDLER__MAX;
+		rc = handler_head(&cf, &rq, &r);
+		if (heads[i].want == HANDLER__MAX) {
+			ok(rc == 0 && rq.svix_id == rq.id && rq.len ==
+			    strtoul(heads[i].length, NULL, 10),
+			    "%s: read the body", heads[i].name);
+			continue;
+		}
+		ok(rc == -1 && r == heads[i].want &&
+		    handler_rows[r].status == heads[i].status &&
+		    (heads[i].detail == NULL ? rq.detail == NULL :
+		    rq.detail != NULL && strcmp(rq.detail, heads[i].detail) ==
+		    0), "%s: %d %s", heads[i].name, heads[i].status,
+		    heads[i].want < HANDLER__MAX ?
+		    handler_rows[heads[i].want].word : "?");
+	}
+
+	/* A header one byte over HANDLER_HEADER_MAX. */
+	if ((big = malloc(HANDLER_HEADER_MAX + 2)) == NULL)
+		exit(1);
+	memset(big, 'a', HANDLER_HEADER_MAX + 1);
+	big[HANDLER_HEADER_MAX + 1] = '\0';
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "POST";
+	rq.length = "2";
+	rq.id = "m";
+	rq.ts = "1";
+	rq.sig = big;
+	ok(handler_head(&cf, &rq, &r) == -1 && r == HANDLER_BAD_REQUEST &&
+	    rq.detail != NULL && strstr(rq.detail, "too long") != NULL &&
+	    rq.svix_id == NULL, "an oversized signature header: 400");
+	big[HANDLER_HEADER_MAX] = '\0';
+	ok(handler_head(&cf, &rq, &r) == 0, "one of HANDLER_HEADER_MAX "
+	    "bytes passes");
+	free(big);
+}
+
+struct body_case {
+	const char	*name;
+	const char	*file;		/* a fixture, or NULL: body */
+	const char	*body;
+	const char	*id;
+	long long	 skew;		/* seconds between ts and now */
+	int		 badsig;
+	enum handler_reply want;
+	int		 status;
+	const char	*detail;	/* expected, or NULL */
+};
+
+static const struct body_case bodies[] = {
+	{ "user.created, signed", "user.created.json", NULL, "msg_1", 0, 0,
+	    HANDLER_APPLIED, 200, NULL },
+	{ "organization.created, signed", "organization.created.json", NULL,
+	    "msg_2", 0, 0, HANDLER_APPLIED, 200, NULL },
+	{ "session.created: not handled", "session.created.json", NULL,
+	    "msg_3", 0, 0, HANDLER_IGNORED, 200, NULL },
+	{ "a wrong signature", "user.created.json", NULL, "msg_4", 0, 1,
+	    HANDLER_SIGNATURE, 401, NULL },
+	{ "the timestamp 301 s ahead", "user.created.json", NULL, "msg_5",
+	    -301, 0, HANDLER_TIMESTAMP, 401, NULL },
+	{ "the timestamp 301 s behind", "user.created.json", NULL, "msg_6",
+	    301, 0, HANDLER_TIMESTAMP, 401, NULL },
+	{ "300 s behind is inside", "user.created.json", NULL, "msg_7", 300,
+	    0, HANDLER_APPLIED, 200, NULL },
+	{ "not UTF-8, signed", NULL, "{\"data\":\"\xff\"}", "msg_8", 0, 0,
+	    HANDLER_PAYLOAD, 400, "not UTF-8" },
+	{ "a svix-id with a space", "user.created.json", NULL, "msg 9", 0,
+	    0, HANDLER_PAYLOAD, 400, "svix-id must be 1 to 128 printable "
+	    "ASCII characters" },
+	{ "a signed body that is no event", NULL, "{}", "msg_10", 0, 0,
+	    HANDLER_PAYLOAD, 400, NULL },
+	{ "a signed body that is no JSON", NULL, "hello", "msg_11", 0, 0,
+	    HANDLER_PAYLOAD, 400, NULL },
+};
+
+static void
+test_decide(void)
+{
+	const struct body_case	*c;
+	struct handler_req	 rq;
+	struct event		 ev;
+	enum handler_reply	 r;
+	char			 path[256], ts[32], sig[64], len[32];
+	char			*body;
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		c = &bodies[i];
+		if (c->file != NULL) {
+			snprintf(path, sizeof(path), FIXTURES "/clerk/%s",
+			    c->file);
+			body = read_file(path, &n);
+		} else {
+			n = strlen(c->body);
+			if ((body = strdup(c->body)) == NULL)
+				exit(1);
+		}
+		snprintf(ts, sizeof(ts), "%lld", NOW - c->skew);
+		snprintf(len, sizeof(len), "%zu", n);
+		sign(c->id, ts, body, n, sig, sizeof(sig));
+		if (c->badsig)
+			sig[5] = sig[5] == 'A' ? 'B' : 'A';
+		memset(&rq, 0, sizeof(rq));
+		memset(&ev, 0, sizeof(ev));
+		rq.method = "POST";
+		rq.length = len;
+		rq.id = c->id;
+		rq.ts = ts;
+		rq.sig = sig;
+		rq.now = NOW;
+		if (handler_head(&cf, &rq, &r) == -1) {
+			ok(0, "%s: the head passes", c->name);
+			free(body);
+			continue;
+		}
+		rq.body = body;
+		r = handler_decide(&cf, &rq, &ev);
+		ok(r == c->want && handler_rows[r].status == c->status &&
+		    (c->detail == NULL || (rq.detail != NULL &&
+		    strcmp(rq.detail, c->detail) == 0)), "%s: %d %s", c->name,
+		    c->status, handler_rows[c->want].word);
+		if (r == HANDLER_APPLIED)
+			ok(rq.when == ev.timestamp && rq.when > 0 &&
+			    rq.type != NULL && rq.object != NULL,
+			    "%s: applied at the envelope's time", c->name);
+		event_free(&ev);
+		free(body);
+	}
+}
+
+/* Each row of SPEC section 1, and each store result's answer. */
+static void
+test_table(void)
+{
+	static const int want[HANDLER__MAX] = {
+		200, 200, 200, 200, 405, 411, 400, 413, 400, 401, 401, 400,
+		503, 500
+	};
+	char	 buf[HANDLER_ANSWER_MAX];
+	size_t	 i, n;
+
+	for (i = 0; i < HANDLER__MAX; i++)
+		ok(handler_rows[i].status == want[i] && handler_rows[i].word !=
+		    NULL && (handler_rows[i].message == NULL) == (want[i] ==
+		    200), "row %zu: %d %s", i, want[i], handler_rows[i].word);
+	ok(handler_store_reply[STORE_APPLIED] == HANDLER_APPLIED &&
+	    handler_store_reply[STORE_DUPLICATE] == HANDLER_DUPLICATE &&
+	    handler_store_reply[STORE_STALE] == HANDLER_STALE,
+	    "the store's 200s");
+	ok(handler_rows[handler_store_reply[STORE_UNAVAILABLE]].status ==
+	    503 && handler_rows[handler_store_reply[STORE_FAILED]].status ==
+	    500, "a database down is 503, anything else 500");
+
+	n = handler_answer(HANDLER_STALE, NULL, buf, sizeof(buf));
+	ok(n == strlen(buf) && strcmp(buf, "{\"status\":\"stale\"}") == 0,
+	    "a 200's body: %s", buf);
+	n = handler_answer(HANDLER_BAD_REQUEST, "x y", buf, sizeof(buf));
+	ok(n == strlen(buf) && strcmp(buf, "{\"error\":\"bad_request\","
+	    "\"message\":\"malformed request: x y\"}") == 0,
+	    "a 400's body with its detail: %s", buf);
+	n = handler_answer(HANDLER_SIGNATURE, NULL, buf, 40);
+	ok(n == strlen(buf) && strcmp(buf,
+	    "{\"error\":\"invalid_signature\"}") == 0,
+	    "too long for the buffer: the error word only");
+	ok(handler_answer(HANDLER_SIGNATURE, NULL, buf, 8) == 0,
+	    "too small even for that: 0");
+}
+
+int
+main(void)
+{
+	const char	*s = SECRET;
+
+	cf.nkeys = 1;
+	if (sig_key_decode(s, strlen(s), &cf.keys[0]) == -1)
+		return 1;
+	cf.tolerance = SIG_TOLERANCE_DEFAULT;
+	cf.max_body = MAX_BODY;
+	cf.events = CONFIG_EVENTS_ALL;
+	test_head();
+	test_decide();
+	test_table();
+	return done_testing();
+}
