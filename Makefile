@@ -27,6 +27,12 @@ PKG_LIBS := -Wl,-Bstatic -lmariadb -lssl -lcrypto -lfcgi -lz -Wl,-Bdynamic \
 	    $(shell pkg-config --libs libcjson) -ldl -lpthread
 endif
 
+# make coverage: gcov counts, in build/coverage.
+ifeq ($(VARIANT),coverage)
+CFLAGS  += --coverage
+LDFLAGS += --coverage
+endif
+
 ifeq ($(VARIANT),asan)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=all
@@ -52,7 +58,7 @@ test_handler_MODULES = handler event json num sig
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
-	clean npm cluster-test backfill-test statements
+	clean npm cluster-test backfill-test statements coverage
 .SECONDARY:
 .SECONDEXPANSION:
 
@@ -114,6 +120,17 @@ cluster-test: bins npm
 
 asan:
 	$(MAKE) VARIANT=asan OPT='-O1 -g' test
+
+# Lines covered per module over the unit, integration, hostile, simulator
+# and backfill suites (gcov; a few minutes). The figure is in README.md.
+coverage: npm
+	rm -f build/coverage/*.gcda
+	$(MAKE) VARIANT=coverage OPT='-O0 -g' bins
+	@# Web servers run CGI as another user: it must write the counts too.
+	chmod a+rwx build/coverage
+	-umask 000 && bash tests/run.sh build/coverage \
+	    build/coverage/clerksync.fcgi unit integ hostile sim backfill
+	@sh scripts/coverage.sh build/coverage $(MODULES)
 
 # build/static/clerksync.fcgi: see VARIANT=static above.
 static:

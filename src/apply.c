@@ -16,7 +16,6 @@
 static void
 value_text(struct kind_value *v, const char *s)
 {
-	memset(v, 0, sizeof(*v));
 	v->type = KV_TEXT;
 	v->p = s;
 	v->len = strlen(s);
@@ -25,7 +24,6 @@ value_text(struct kind_value *v, const char *s)
 static void
 value_num(struct kind_value *v, enum kind_vtype type, long long n)
 {
-	memset(v, 0, sizeof(*v));
 	v->type = type;
 	v->n = n;
 }

@@ -66,6 +66,7 @@ static const char *const member_cols[MC__MAX] = {
 /* Memberships keep their columns when they end: they are history. */
 static const unsigned char member_clears[MC__MAX];
 
+/* Each sets the fields its type uses; store reads no other. */
 static void
 text(struct kind_value *v, const struct event_text *t)
 {
@@ -95,10 +96,11 @@ bind_user(const struct event *ev, struct kind_value *v)
 {
 	const struct event_user	*u = &ev->user;
 
-	memset(v, 0, UC__MAX * sizeof(*v));
 	id(&v[UC_CLERK_ID], ev->object_id);
-	if (ev->type == EVENT_USER_DELETED)
+	if (ev->type == EVENT_USER_DELETED) {
+		memset(&v[1], 0, (UC__MAX - 1) * sizeof(*v));	/* NULLs */
 		return;
+	}
 	text(&v[UC_EMAIL], &u->email);
 	num(&v[UC_EMAIL_VERIFIED], u->email_verified, KV_BOOL);
 	text(&v[UC_PHONE], &u->phone);
@@ -122,10 +124,11 @@ bind_org(const struct event *ev, struct kind_value *v)
 {
 	const struct event_org	*o = &ev->org;
 
-	memset(v, 0, OC__MAX * sizeof(*v));
 	id(&v[OC_CLERK_ID], o->id);
-	if (ev->type == EVENT_ORG_DELETED)
+	if (ev->type == EVENT_ORG_DELETED) {
+		memset(&v[1], 0, (OC__MAX - 1) * sizeof(*v));	/* NULLs */
 		return;
+	}
 	text(&v[OC_NAME], &o->name);
 	text(&v[OC_SLUG], &o->slug);
 	text(&v[OC_IMAGE_URL], &o->image_url);
@@ -141,7 +144,6 @@ bind_member(const struct event *ev, struct kind_value *v)
 {
 	const struct event_member *m = &ev->member;
 
-	memset(v, 0, MC__MAX * sizeof(*v));
 	id(&v[MC_CLERK_ID], ev->object_id);
 	id(&v[MC_ORG_CLERK_ID], ev->org.id);
 	id(&v[MC_USER_CLERK_ID], m->user_id);
