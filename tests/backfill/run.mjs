@@ -278,6 +278,9 @@ try {
     eq((dry.out.match(/^would mark user_\S+: deleted in Clerk$/gm) || []).length, 30, 'dry run reports the 30 deleted users');
     ok(/^would mark org_\S+: deleted in Clerk$/m.test(dry.out), 'and the deleted organization');
     eq((await db.query('SELECT COUNT(*) AS n FROM users WHERE deleted_at IS NOT NULL'))[0].n, 0, 'dry run: nothing written');
+    // The dry run is the real writes rolled back: what the guard decides.
+    ok(new RegExp(`^users: ${fc.users.size} read: would be 0 inserted, would be 0 updated, ${fc.users.size} unchanged, 0 stale`, 'm').test(dry.out),
+      `dry run: every listed user unchanged (${(dry.out.match(/^users: .*$/m) || ['no summary'])[0]})`);
     // A user that only a webhook has told of, written while the walk runs:
     // the walk could not list it, so it is not a candidate.
     const cgi = cgiDriver({ bin, env: { CLERKSYNC_CONFIG: config() }, dir });
