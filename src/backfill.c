@@ -164,11 +164,9 @@ progress(struct backfill *b, enum walk w, int last)
 static long long
 json_count(const char *body, size_t len, const char *key)
 {
-	struct json_span	 obj = { body, len }, v;
+	struct json_span	 obj = json_start(body, len), v;
 	long long		 n;
 
-	while (obj.len > 0 && *obj.p != '{')
-		obj.p++, obj.len--;
 	if (!json_member(obj, key, &v) || num_parse(v.p, v.len, 0,
 	    (long long)1 << 53, &n) == -1)
 		return -1;
@@ -307,10 +305,7 @@ walk(struct backfill *b, enum walk w, const char *org)
 			memcpy(copy, body, len);
 			body = copy;
 		}
-		page.p = body;
-		page.len = len;
-		while (page.len > 0 && *page.p != '[' && *page.p != '{')
-			page.p++, page.len--;
+		page = json_start(body, len);
 		arr = page;
 		if (w != WALK_USERS && !json_member(page, "data", &arr)) {
 			snprintf(b->err, sizeof(b->err), "GET %s: no data",
@@ -413,10 +408,7 @@ reconcile(struct backfill *b, enum walk w, const char *before)
 		    sizeof(b->err))) == -1)
 			goto out;
 		if (status == 200) {
-			el.p = body;
-			el.len = len;
-			while (el.len > 0 && *el.p != '{')
-				el.p++, el.len--;
+			el = json_start(body, len);
 			if (!sig_utf8_valid(body, len) ||
 			    json_validate(el.p, el.len, NULL) == -1)
 				continue;

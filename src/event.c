@@ -532,9 +532,7 @@ event_parse(const char *body, size_t len, int private_too,
 	 * first of equal names). cJSON's strings end at U+0000, so a type or
 	 * an id holding one would be read as a shorter, different one.
 	 */
-	for (whole.p = body, whole.len = len; whole.len > 0 &&
-	    *whole.p != '{'; whole.p++, whole.len--)
-		continue;
+	whole = json_start(body, len);
 	nul = json_maybe_nul(body, len);
 	json_members(whole, envelope_keys + !nul, 2 - !nul, env + !nul);
 	if (nul && json_string_has_nul(env[0]))

@@ -436,6 +436,16 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+struct json_span
+json_start(const char *buf, size_t len)
+{
+	struct json_span	 s = { buf, len };
+
+	while (s.len > 0 && is_ws(*s.p))
+		s.p++, s.len--;
+	return s;
+}
+
 size_t
 json_without(struct json_span obj, struct json_span val, char *out)
 {

@@ -35,6 +35,9 @@ int	json_validate(const char *buf, size_t len, int *depth);
 int	json_members(struct json_span obj, const char *const *keys, size_t n,
 	    struct json_span *vals);
 
+/* buf[0..len) from its first byte that is not JSON whitespace. */
+struct json_span json_start(const char *buf, size_t len);
+
 /* json_members for one key: 1 found, 0 not. */
 int	json_member(struct json_span obj, const char *key,
 	    struct json_span *val);

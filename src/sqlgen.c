@@ -181,66 +181,43 @@ put_kind(struct out *o, enum sql_op op, const char *pre, int keep,
 	}
 }
 
-static void
-put_fixed(struct out *o, enum sql_fixed id, const char *pre)
-{
-	const char	*m = kinds[KIND_MEMBER].table;
+#define STR(x)		STR1(x)
+#define STR1(x)		#x
 
-	switch (id) {
-	case SQL_EVENT_INSERT:
-		put(o, "INSERT INTO `%sclerk_webhook_events` (svix_id, "
-		    "event_type, object_id, event_ts, outcome, received_at) "
-		    "VALUES (?, ?, ?, ?, 'applied', UTC_TIMESTAMP(3))", pre);
-		break;
-	case SQL_EVENT_STALE:
-		put(o, "UPDATE `%sclerk_webhook_events` SET outcome = 'stale' "
-		    "WHERE svix_id = ?", pre);
-		break;
-	case SQL_PRUNE:
-		put(o, "DELETE FROM `%sclerk_webhook_events` WHERE received_at "
-		    "< UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT %d", pre,
-		    STORE_PRUNE_BATCH);
-		break;
-	case SQL_MEMBER_END_OLDER:
-		/*
-		 * Clerk keeps one membership per (organization, user), so
-		 * one created later ended every earlier one, even if it
-		 * has ended since: of the pair's rows only the newest may
-		 * be live. The derived table lets MySQL read the table it
-		 * updates.
-		 */
-		put(o, "UPDATE `%s%s` SET deleted_at = ? WHERE org_clerk_id = "
-		    "? AND user_clerk_id = ? AND deleted_at IS NULL AND "
-		    "clerk_id <> (SELECT clerk_id FROM (SELECT clerk_id FROM "
-		    "`%s%s` WHERE org_clerk_id = ? AND user_clerk_id = ? ORDER "
-		    "BY clerk_created_at DESC, clerk_id DESC LIMIT 1) AS "
-		    "newest)", pre, m, pre, m);
-		break;
-	case SQL_PROGRESS_GET:
-		put(o, "SELECT next_offset FROM `%sclerksync_backfill` WHERE "
-		    "walk = ? AND finished_at IS NULL", pre);
-		break;
-	case SQL_PROGRESS_SET:
-		put(o, "INSERT INTO `%sclerksync_backfill` (walk, next_offset, "
-		    "started_at, updated_at, finished_at) VALUES (?, ?, "
-		    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, "
-		    "UTC_TIMESTAMP(3), NULL)) ON DUPLICATE KEY UPDATE "
-		    "started_at = IF(finished_at IS NULL, started_at, "
-		    "VALUES(started_at)), next_offset = VALUES(next_offset), "
-		    "updated_at = VALUES(updated_at), finished_at = "
-		    "VALUES(finished_at)", pre);
-		break;
-	case SQL_NOW:
-		put(o, "SELECT CAST(UTC_TIMESTAMP(3) AS CHAR)");
-		break;
-	case SQL_SCHEMA_VERSION:
-		put(o, "SELECT COALESCE(MAX(version), 0) FROM "
-		    "`%sclerksync_schema`", pre);
-		break;
-	default:
-		break;
-	}
-}
+/*
+ * The statements of no kind, each %s the prefix. Of SQL_MEMBER_END_OLDER:
+ * Clerk keeps one membership per (organization, user), so one created
+ * later ended every earlier one, even if it has ended since: of the
+ * pair's rows only the newest may be live. The derived table lets MySQL
+ * read the table it updates.
+ */
+static const char *const fixed_sql[SQL_FIXED__MAX] = {
+	[SQL_EVENT_INSERT] = "INSERT INTO `%sclerk_webhook_events` (svix_id, "
+	    "event_type, object_id, event_ts, outcome, received_at) VALUES "
+	    "(?, ?, ?, ?, 'applied', UTC_TIMESTAMP(3))",
+	[SQL_EVENT_STALE] = "UPDATE `%sclerk_webhook_events` SET outcome = "
+	    "'stale' WHERE svix_id = ?",
+	[SQL_PRUNE] = "DELETE FROM `%sclerk_webhook_events` WHERE received_at "
+	    "< UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT " STR(STORE_PRUNE_BATCH),
+	[SQL_MEMBER_END_OLDER] = "UPDATE `%sorganization_memberships` SET "
+	    "deleted_at = ? WHERE org_clerk_id = ? AND user_clerk_id = ? AND "
+	    "deleted_at IS NULL AND clerk_id <> (SELECT clerk_id FROM (SELECT "
+	    "clerk_id FROM `%sorganization_memberships` WHERE org_clerk_id = ? "
+	    "AND user_clerk_id = ? ORDER BY clerk_created_at DESC, clerk_id "
+	    "DESC LIMIT 1) AS newest)",
+	[SQL_PROGRESS_GET] = "SELECT next_offset FROM `%sclerksync_backfill` "
+	    "WHERE walk = ? AND finished_at IS NULL",
+	[SQL_PROGRESS_SET] = "INSERT INTO `%sclerksync_backfill` (walk, "
+	    "next_offset, started_at, updated_at, finished_at) VALUES (?, ?, "
+	    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, UTC_TIMESTAMP(3), "
+	    "NULL)) ON DUPLICATE KEY UPDATE started_at = IF(finished_at IS "
+	    "NULL, started_at, VALUES(started_at)), next_offset = "
+	    "VALUES(next_offset), updated_at = VALUES(updated_at), "
+	    "finished_at = VALUES(finished_at)",
+	[SQL_NOW] = "SELECT CAST(UTC_TIMESTAMP(3) AS CHAR)",
+	[SQL_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM "
+	    "`%sclerksync_schema`",
+};
 
 int
 sqlgen_write(size_t id, const char *prefix, int keep, char *buf,
@@ -252,7 +229,7 @@ sqlgen_write(size_t id, const char *prefix, int keep, char *buf,
 		return -1;
 	buf[0] = '\0';
 	if (id < SQL_FIXED__MAX)
-		put_fixed(&o, (enum sql_fixed)id, prefix);
+		put(&o, fixed_sql[id], prefix, prefix);
 	else if (id < SQL__MAX)
 		put_kind(&o, (enum sql_op)((id - SQL_FIXED__MAX) % SQL_OP__MAX),
 		    prefix, keep, &kinds[(id - SQL_FIXED__MAX) / SQL_OP__MAX]);

@@ -1,7 +1,9 @@
 /*
- * clerksync — store: the only includer of mysql.h. One connection per
- * process, prepared statements kept across requests, one transaction per
- * event (SPEC sections 2 and 3). Knows nothing of HTTP status codes.
+ * clerksync — store: the only includer of mysql.h (store.c, apply.c and
+ * migrate.c, through store_int.h). One connection per process, prepared
+ * statements kept across requests, one transaction per event (SPEC
+ * sections 2 and 3). The SQL is sqlgen's. Knows nothing of HTTP status
+ * codes.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_STORE_H

@@ -197,9 +197,34 @@ elements(void)
 	ok(json_next(arr, &pos, &el) == 0, "an object is not an array");
 }
 
+/* json_start: only JSON's four whitespace bytes are skipped. */
+static void
+start(void)
+{
+	static const struct {
+		const char	*in;
+		size_t		 skip;
+	} cases[] = {
+		{ "{}", 0 }, { " \t\r\n{\"a\":1}", 4 }, { "  [1]", 2 },
+		{ "\f{}", 0 }, { "\v{}", 0 }, { "   ", 3 }, { "", 0 },
+		{ "x {}", 0 },
+	};
+	struct json_span	 s;
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = strlen(cases[i].in);
+		s = json_start(cases[i].in, n);
+		ok(s.p == cases[i].in + cases[i].skip && s.len == n -
+		    cases[i].skip, "json_start case %zu skips %zu", i,
+		    cases[i].skip);
+	}
+}
+
 int
 main(void)
 {
+	start();
 	elements();
 	nul();
 	validate();
