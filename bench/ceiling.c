@@ -1,9 +1,9 @@
 /*
  * clerksync bench: the ceiling. clerksync's own per-event SQL, issued
  * straight through MariaDB Connector/C with nothing in front of it: the
- * session clerksync sets up (src/store.c connect_db), the same prepared
- * statements (src/store.c build_sql, no table_prefix, keep_deleted_data
- * off), and per event what src/store.c txn() does: INSERT the events row;
+ * session clerksync sets up (src/store.c store_connect), the same prepared
+ * statements (sql/statements.sql, no table_prefix, keep_deleted_data
+ * off), and per event what src/apply.c apply_fn() does: INSERT the events row;
  * the guarded upsert (or, for user.deleted, the tombstone upsert); if no
  * row changed, mark the events row stale; COMMIT. One connection per
  * thread; thread t takes events t, t + T, t + 2T, ... as wrk does.
@@ -98,7 +98,7 @@ cat(char *buf, const char *fmt, ...)
 		abort();
 }
 
-/* Word for word src/store.c build_sql(), with an empty table_prefix. */
+/* Word for word sql/statements.sql, with an empty table_prefix. */
 static void
 build_sql(void)
 {
@@ -261,7 +261,7 @@ note_error(const char *msg)
 	pthread_mutex_unlock(&errlock);
 }
 
-/* src/store.c connect_db(), then every statement prepared up front. */
+/* src/store.c store_connect(), then every statement prepared up front. */
 static void
 connect_db(struct conn *c)
 {
@@ -304,7 +304,7 @@ exec(struct conn *c, int id, MYSQL_BIND *b, unsigned long long *rows)
 	return 0;
 }
 
-/* src/store.c txn(): 0 applied, 1 stale, 2 duplicate, or -errno. */
+/* src/apply.c apply_fn(): 0 applied, 1 stale, 2 duplicate, or -errno. */
 static int
 txn(struct conn *c, const struct event *e)
 {

@@ -660,6 +660,29 @@ async function subcommands(ctx, d) {
   const badSecret = await run(['check'], ctx.config({ signing_secret: 'whsec_***not-base64***', log_file: null }));
   ok(badSecret.code === 1 && /signing_secret/.test(said(badSecret)), `${tag}: check with a secret that is not base64 exits 1 and names signing_secret (exit ${badSecret.code})`);
 
+  // A database that does not exist: the connection is what fails.
+  const noDb = await run(['check'], ctx.config({ db_name: 'clerksync_nosuchdb', log_file: null }));
+  ok(noDb.code === 1 && /^database: connect \(check db_name and its grants\): 10\d\d /m.test(noDb.stdout) && !/^schema:/m.test(noDb.stdout),
+    `${tag}: check on a database that does not exist exits 1 and names db_name (exit ${noDb.code})`);
+  if (noDb.code !== 1) diag(said(noDb));
+  const noDbMigrate = await run(['migrate'], ctx.config({ db_name: 'clerksync_nosuchdb', log_file: null }));
+  ok(noDbMigrate.code === 1 && /^migrate: connect \(check db_name/m.test(noDbMigrate.stdout),
+    `${tag}: migrate there exits 1 and says so (exit ${noDbMigrate.code})`);
+  const noConfMigrate = await run(['migrate'], ctx.config({ signing_secret: null, log_file: null }));
+  ok(noConfMigrate.code === 1 && /^config: signing_secret/m.test(noConfMigrate.stdout),
+    `${tag}: migrate with a broken config exits 1 and names the key (exit ${noConfMigrate.code})`);
+
+  // The command line.
+  const version = await run(['--version'], good);
+  ok(version.code === 0 && /^clerksync \d+\.\d+\.\d+$/m.test(version.stdout), `${tag}: --version prints the version`);
+  const unknown = await run(['frobnicate'], good);
+  ok(unknown.code === 2 && /usage: /.test(unknown.stderr), `${tag}: an unknown subcommand exits 2 with the usage (exit ${unknown.code})`);
+  const extra = await run(['check', 'now'], good);
+  eq(extra.code, 2, `${tag}: check takes no argument: exit 2`);
+  const badArg = await run(['reconcile', '--frobnicate'], good);
+  ok(badArg.code === 2 && /--frobnicate/.test(badArg.stderr) && /usage: /.test(badArg.stderr),
+    `${tag}: reconcile --frobnicate exits 2 and names the argument (exit ${badArg.code})`);
+
   // A fresh, empty database.
   const grant = async (name) => {
     await db.query(`DROP DATABASE IF EXISTS \`${name}\``);
@@ -714,6 +737,14 @@ async function subcommands(ctx, d) {
       [0, ['cs_clerk_webhook_events', 'cs_clerksync_backfill', 'cs_clerksync_schema', 'cs_organization_memberships', 'cs_organizations', 'cs_users']],
       `${tag}: migrate with table_prefix = cs_ creates the prefixed tables`);
     eq((await run(['check'], preConf)).code, 0, `${tag}: check with table_prefix exits 0`);
+    // At the current version, a column gone: check names the statement.
+    await db.query('ALTER TABLE clerksync_prefixed.cs_organizations DROP COLUMN slug');
+    const noCol = await run(['check'], ctx.config({ db_name: 'clerksync_prefixed', table_prefix: 'cs_', log_file: null, events: 'users organizations' }));
+    ok(noCol.code === 1 && /^database: connected/m.test(noCol.stdout) && /^schema: tables \(run migrate, check table_prefix\): 1054 .*slug/m.test(noCol.stdout),
+      `${tag}: check with a column missing exits 1 and names it (exit ${noCol.code})`);
+    if (noCol.code !== 1) diag(said(noCol));
+    const usersOnly = await run(['check'], ctx.config({ db_name: 'clerksync_prefixed', table_prefix: 'cs_', log_file: null, events: 'users' }));
+    eq(usersOnly.code, 0, `${tag}: with events = users, organizations are not checked`);
   } finally {
     await db.query('DROP DATABASE IF EXISTS clerksync_prefixed');
     await db.query('DROP DATABASE IF EXISTS clerksync_empty');
