@@ -6,16 +6,16 @@
 -- events insert (4 parameters)
 INSERT INTO `clerk_webhook_events` (svix_id, event_type, object_id, event_ts, outcome, received_at) VALUES (?, ?, ?, ?, 'applied', UTC_TIMESTAMP(3));
 
--- events stale (1 parameters)
+-- events stale (1 parameter)
 UPDATE `clerk_webhook_events` SET outcome = 'stale' WHERE svix_id = ?;
 
--- events prune (1 parameters)
+-- events prune (1 parameter)
 DELETE FROM `clerk_webhook_events` WHERE received_at < UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT 1000;
 
 -- memberships end older (5 parameters)
 UPDATE `organization_memberships` SET deleted_at = ? WHERE org_clerk_id = ? AND user_clerk_id = ? AND deleted_at IS NULL AND clerk_id <> (SELECT clerk_id FROM (SELECT clerk_id FROM `organization_memberships` WHERE org_clerk_id = ? AND user_clerk_id = ? ORDER BY clerk_created_at DESC, clerk_id DESC LIMIT 1) AS newest);
 
--- backfill progress get (1 parameters)
+-- backfill progress get (1 parameter)
 SELECT next_offset FROM `clerksync_backfill` WHERE walk = ? AND finished_at IS NULL;
 
 -- backfill progress set (3 parameters)
@@ -39,7 +39,7 @@ SELECT deleted_at IS NULL AND clerk_updated_at = ? FROM `users` WHERE clerk_id =
 -- users end memberships (2 parameters)
 UPDATE `organization_memberships` SET deleted_at = ? WHERE user_clerk_id = ? AND deleted_at IS NULL;
 
--- users live (1 parameters)
+-- users live (1 parameter)
 SELECT clerk_id FROM `users` WHERE deleted_at IS NULL AND created_at < ? ORDER BY clerk_id;
 
 -- organizations upsert (9 parameters)
@@ -54,7 +54,7 @@ SELECT deleted_at IS NULL AND clerk_updated_at = ? FROM `organizations` WHERE cl
 -- organizations end memberships (2 parameters)
 UPDATE `organization_memberships` SET deleted_at = ? WHERE org_clerk_id = ? AND deleted_at IS NULL;
 
--- organizations live (1 parameters)
+-- organizations live (1 parameter)
 SELECT clerk_id FROM `organizations` WHERE deleted_at IS NULL AND created_at < ? ORDER BY clerk_id;
 
 -- organization_memberships upsert (10 parameters)

@@ -53,8 +53,9 @@ golden(char *buf, size_t bufsz)
 			    SQL_FIXED__MAX) % SQL_OP__MAX != SQL_DELETE))
 				continue;
 			n += (size_t)snprintf(buf + n, bufsz - n,
-			    "\n-- %s (%zu parameters)\n%s;\n", sqlgen_name(id),
-			    params(sql), sql);
+			    "\n-- %s (%zu parameter%s)\n%s;\n",
+			    sqlgen_name(id), params(sql), params(sql) == 1 ?
+			    "" : "s", sql);
 		}
 	}
 	return n;
