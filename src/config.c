@@ -901,6 +901,7 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 			if ((config_valid[k].kind == CONFIG_KIND_DBURL) ==
 			    first && config_check(cf, k, err, errsz) == -1)
 				return -1;
+	err[0] = '\0';
 	return 0;
 oom:
 	snprintf(err, errsz, "out of memory");
