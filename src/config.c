@@ -61,54 +61,60 @@ static const char *const event_words[] = {
  * config.h, its field in struct config and one row here.
  */
 static const struct config_valid config_valid[CONFIG__MAX] = {
-	[CONFIG_SIGNING_SECRET] = { "signing_secret", CONFIG_KIND_SECRETS,
-	    .min = 1, .max = SIG_KEYS_MAX, FIELD(keys),
-	    .flags = CONFIG_REQUIRED,
+	[CONFIG_SIGNING_SECRET] = { .key = "signing_secret",
+	    .kind = CONFIG_KIND_SECRETS, .min = 1, .max = SIG_KEYS_MAX,
+	    FIELD(keys), .flags = CONFIG_REQUIRED,
 	    .help = "the signing secret of the endpoint in Clerk's dashboard" },
-	[CONFIG_DB_HOST] = { "db_host", CONFIG_KIND_HOSTS,
+	[CONFIG_DB_HOST] = { .key = "db_host", .kind = CONFIG_KIND_HOSTS,
 	    .max = CONFIG_HOSTS_MAX, FIELD(db_host) },
-	[CONFIG_DB_PORT] = { "db_port", CONFIG_KIND_NUM,
-	    .min = 1, .max = CONFIG_PORT_MAX, .unit = "a port", FIELD(db_port) },
-	[CONFIG_DB_SOCKET] = { "db_socket", CONFIG_KIND_TEXT,
+	[CONFIG_DB_PORT] = { .key = "db_port", .kind = CONFIG_KIND_NUM,
+	    .min = 1, .max = CONFIG_PORT_MAX, .unit = "a port",
+	    FIELD(db_port) },
+	[CONFIG_DB_SOCKET] = { .key = "db_socket", .kind = CONFIG_KIND_TEXT,
 	    FIELD(db_socket) },
-	[CONFIG_DB_USER] = { "db_user", CONFIG_KIND_TEXT,
+	[CONFIG_DB_USER] = { .key = "db_user", .kind = CONFIG_KIND_TEXT,
 	    FIELD(db_user), .flags = CONFIG_REQUIRED },
-	[CONFIG_DB_PASSWORD] = { "db_password", CONFIG_KIND_TEXT,
-	    FIELD(db_password) },
-	[CONFIG_DB_NAME] = { "db_name", CONFIG_KIND_TEXT,
+	[CONFIG_DB_PASSWORD] = { .key = "db_password",
+	    .kind = CONFIG_KIND_TEXT, FIELD(db_password) },
+	[CONFIG_DB_NAME] = { .key = "db_name", .kind = CONFIG_KIND_TEXT,
 	    FIELD(db_name), .flags = CONFIG_REQUIRED },
-	[CONFIG_DATABASE_URL] = { "database_url", CONFIG_KIND_DBURL },
-	[CONFIG_TABLE_PREFIX] = { "table_prefix", CONFIG_KIND_IDENT,
-	    .max = CONFIG_PREFIX_MAX, FIELD(table_prefix) },
-	[CONFIG_TIMESTAMP_TOLERANCE] = { "timestamp_tolerance", CONFIG_KIND_NUM,
-	    .min = 1, .max = CONFIG_TOLERANCE_MAX, .def = SIG_TOLERANCE_DEFAULT,
-	    .unit = "seconds", FIELD(tolerance) },
-	[CONFIG_MAX_BODY] = { "max_body", CONFIG_KIND_NUM,
+	[CONFIG_DATABASE_URL] = { .key = "database_url",
+	    .kind = CONFIG_KIND_DBURL },
+	[CONFIG_TABLE_PREFIX] = { .key = "table_prefix",
+	    .kind = CONFIG_KIND_IDENT, .max = CONFIG_PREFIX_MAX,
+	    FIELD(table_prefix) },
+	[CONFIG_TIMESTAMP_TOLERANCE] = { .key = "timestamp_tolerance",
+	    .kind = CONFIG_KIND_NUM, .min = 1, .max = CONFIG_TOLERANCE_MAX,
+	    .def = SIG_TOLERANCE_DEFAULT, .unit = "seconds", FIELD(tolerance) },
+	[CONFIG_MAX_BODY] = { .key = "max_body", .kind = CONFIG_KIND_NUM,
 	    .min = 1, .max = CONFIG_MAX_BODY_LIMIT,
 	    .def = CONFIG_MAX_BODY_DEFAULT, .unit = "bytes", FIELD(max_body) },
-	[CONFIG_LOG_FILE] = { "log_file", CONFIG_KIND_TEXT,
+	[CONFIG_LOG_FILE] = { .key = "log_file", .kind = CONFIG_KIND_TEXT,
 	    FIELD(log_file) },
-	[CONFIG_LOG_LEVEL] = { "log_level", CONFIG_KIND_CHOICE,
+	[CONFIG_LOG_LEVEL] = { .key = "log_level", .kind = CONFIG_KIND_CHOICE,
 	    .max = LOG__MAX, .def = LOG_INFO, .words = log_level_names,
 	    FIELD(log_level) },
-	[CONFIG_SYNC_PRIVATE_METADATA] = { "sync_private_metadata",
-	    CONFIG_KIND_BOOL, FIELD(sync_private_metadata) },
-	[CONFIG_KEEP_DELETED_DATA] = { "keep_deleted_data", CONFIG_KIND_BOOL,
-	    FIELD(keep_deleted_data) },
-	[CONFIG_EVENT_RETENTION_DAYS] = { "event_retention_days",
-	    CONFIG_KIND_NUM, .min = 1, .max = CONFIG_RETENTION_MAX,
+	[CONFIG_SYNC_PRIVATE_METADATA] = { .key = "sync_private_metadata",
+	    .kind = CONFIG_KIND_BOOL, FIELD(sync_private_metadata) },
+	[CONFIG_KEEP_DELETED_DATA] = { .key = "keep_deleted_data",
+	    .kind = CONFIG_KIND_BOOL, FIELD(keep_deleted_data) },
+	[CONFIG_EVENT_RETENTION_DAYS] = { .key = "event_retention_days",
+	    .kind = CONFIG_KIND_NUM, .min = 1, .max = CONFIG_RETENTION_MAX,
 	    .def = CONFIG_RETENTION_DEFAULT, .unit = "days",
 	    FIELD(retention_days) },
-	[CONFIG_EVENTS] = { "events", CONFIG_KIND_SET,
+	[CONFIG_EVENTS] = { .key = "events", .kind = CONFIG_KIND_SET,
 	    .max = sizeof(event_words) / sizeof(event_words[0]),
 	    .def = CONFIG_EVENTS_ALL, .words = event_words, FIELD(events) },
-	[CONFIG_CLERK_SECRET_KEY] = { "clerk_secret_key", CONFIG_KIND_WORD,
-	    .unit = "sk_... key", FIELD(clerk_secret_key) },
-	[CONFIG_CLERK_API_URL] = { "clerk_api_url", CONFIG_KIND_HTTPS,
-	    .text = CONFIG_API_URL_DEFAULT, FIELD(clerk_api_url) },
-	[CONFIG_CLERK_CA_FILE] = { "clerk_ca_file", CONFIG_KIND_TEXT,
-	    FIELD(clerk_ca_file) },
-	[CONFIG_CLERK_RATE_LIMIT] = { "clerk_rate_limit", CONFIG_KIND_RATE },
+	[CONFIG_CLERK_SECRET_KEY] = { .key = "clerk_secret_key",
+	    .kind = CONFIG_KIND_WORD, .unit = "sk_... key",
+	    FIELD(clerk_secret_key) },
+	[CONFIG_CLERK_API_URL] = { .key = "clerk_api_url",
+	    .kind = CONFIG_KIND_HTTPS, .text = CONFIG_API_URL_DEFAULT,
+	    FIELD(clerk_api_url) },
+	[CONFIG_CLERK_CA_FILE] = { .key = "clerk_ca_file",
+	    .kind = CONFIG_KIND_TEXT, FIELD(clerk_ca_file) },
+	[CONFIG_CLERK_RATE_LIMIT] = { .key = "clerk_rate_limit",
+	    .kind = CONFIG_KIND_RATE },
 };
 
 static int
@@ -437,7 +443,8 @@ config_load(struct config *cf, const char *exedir, config_env_fn env,
 		for (i = 0; i < np; i++)
 			looked_add(cf, i == 0 ? " " : ", ", path[i]);
 		if (pw == NULL)
-			looked_add(cf, np > 0 ? "; " : " ", "no home directory");
+			looked_add(cf, np > 0 ? "; " : " ",
+			    "no home directory");
 		looked_add(cf, " as ", cf->who);
 		looked_add(cf, ")", "");
 	}
@@ -753,7 +760,8 @@ kind_rate(struct config *cf, const struct config_valid *vd, char *v,
     char *err, size_t errsz)
 {
 	const char	*slash;
-	long long	 r = CONFIG_RATE_DEFAULT, s = CONFIG_RATE_WINDOW_DEFAULT;
+	long long	 r = CONFIG_RATE_DEFAULT;
+	long long	 s = CONFIG_RATE_WINDOW_DEFAULT;
 
 	(void)vd;
 	if (v != NULL && ((slash = strchr(v, '/')) == NULL ||

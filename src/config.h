@@ -65,7 +65,7 @@ enum config_key {
 struct config {
 	char		*raw[CONFIG__MAX];	/* as read; NULL: unset */
 	char		 path[4096];		/* file read, or "" */
-	char		 looked[1024];		/* no file: every place looked */
+	char		 looked[1024];		/* no file: the places looked */
 	char		 who[128];		/* "user NAME, uid N" */
 
 	struct sig_key	 keys[SIG_KEYS_MAX];

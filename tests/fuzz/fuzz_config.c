@@ -250,7 +250,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cf.db_port <= CONFIG_PORT_MAX);
 		CHECK(cf.ndb_hosts <= CONFIG_HOSTS_MAX);
 		for (i = 0; i < cf.ndb_hosts; i++)
-			CHECK(cf.db_hosts[i] != NULL && *cf.db_hosts[i] != '\0' &&
+			CHECK(cf.db_hosts[i] != NULL &&
+			    *cf.db_hosts[i] != '\0' &&
 			    cf.db_ports[i] <= CONFIG_PORT_MAX);
 		CHECK(cf.events != 0 && (cf.events & ~CONFIG_EVENTS_ALL) == 0);
 		CHECK(cf.rate_requests >= 1 &&

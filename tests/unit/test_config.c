@@ -371,7 +371,8 @@ static void
 search(void)
 {
 	struct config	 cf;
-	char		 err[1024], dir[] = "/tmp/clerksync-cfXXXXXX", path[300];
+	char		 err[1024], path[300];
+	char		 dir[] = "/tmp/clerksync-cfXXXXXX";
 	FILE		*f;
 
 	if (mkdtemp(dir) == NULL)
