@@ -391,31 +391,19 @@ endpoint_name(const char *exedir)
 	return s;
 }
 
-int
-config_load(struct config *cf, const char *exedir, config_env_fn env,
+/*
+ * The places after CLERKSYNC_CONFIG. Returns 0 with the first file found
+ * read, or with cf->looked listing them all when none is there; or -1.
+ */
+static int
+config_search(struct config *cf, const char *exedir, const struct passwd *pw,
     char *err, size_t errsz)
 {
-	struct passwd	*pw;
-	const char	*v, *ep;
+	const char	*ep;
 	char		 path[CONFIG_PLACES_MAX][4096];
-	size_t		 i, np = 0, n;
-	uid_t		 uid = geteuid();
-	int		 rc;
+	size_t		 i, np = 0;
+	int		 rc = 1;
 
-	pw = getpwuid(uid);
-	if (pw != NULL && pw->pw_name != NULL)
-		snprintf(cf->who, sizeof(cf->who), "user %s, uid %lu",
-		    pw->pw_name, (unsigned long)uid);
-	else
-		snprintf(cf->who, sizeof(cf->who), "uid %lu",
-		    (unsigned long)uid);
-
-	/* SPEC section 4: the search order. */
-	if ((v = env("CLERKSYNC_CONFIG")) != NULL && *v != '\0') {
-		if (config_read(cf, v, 0, "CLERKSYNC_CONFIG", err, errsz) != 0)
-			return -1;
-		return config_finish(cf, env, err, errsz);
-	}
 	/*
 	 * In the home directory, the endpoint's own file comes before the
 	 * account's: two folders under one account can each have theirs.
@@ -433,26 +421,54 @@ config_load(struct config *cf, const char *exedir, config_env_fn env,
 	if (exedir != NULL && (size_t)snprintf(path[np], sizeof(path[np]),
 	    "%s/%s", exedir, CONFIG_FILE_NAME) < sizeof(path[np]))
 		np++;
-	for (i = 0, rc = 1; i < np && rc == 1; i++)
+	for (i = 0; i < np && rc == 1; i++)
 		if ((rc = config_read(cf, path[i], 1, "config", err,
 		    errsz)) == -1)
 			return -1;
-	if (rc == 1) {
-		snprintf(cf->looked, sizeof(cf->looked), "no config file "
-		    "(CLERKSYNC_CONFIG is not set; looked for");
-		for (i = 0; i < np; i++)
-			looked_add(cf, i == 0 ? " " : ", ", path[i]);
-		if (pw == NULL)
-			looked_add(cf, np > 0 ? "; " : " ",
-			    "no home directory");
-		looked_add(cf, " as ", cf->who);
-		looked_add(cf, ")", "");
-	}
+	if (rc == 0)
+		return 0;
+	snprintf(cf->looked, sizeof(cf->looked), "no config file "
+	    "(CLERKSYNC_CONFIG is not set; looked for");
+	for (i = 0; i < np; i++)
+		looked_add(cf, i == 0 ? " " : ", ", path[i]);
+	if (pw == NULL)
+		looked_add(cf, np > 0 ? "; " : " ", "no home directory");
+	looked_add(cf, " as ", cf->who);
+	looked_add(cf, ")", "");
+	return 0;
+}
+
+int
+config_load(struct config *cf, const char *exedir, config_env_fn env,
+    char *err, size_t errsz)
+{
+	struct passwd	*pw;
+	const char	*v;
+	size_t		 n;
+	uid_t		 uid = geteuid();
+
+	pw = getpwuid(uid);
+	if (pw != NULL && pw->pw_name != NULL)
+		snprintf(cf->who, sizeof(cf->who), "user %s, uid %lu",
+		    pw->pw_name, (unsigned long)uid);
+	else
+		snprintf(cf->who, sizeof(cf->who), "uid %lu",
+		    (unsigned long)uid);
+
+	/* SPEC section 4: the search order. */
+	if ((v = env("CLERKSYNC_CONFIG")) != NULL && *v != '\0') {
+		if (config_read(cf, v, 0, "CLERKSYNC_CONFIG", err, errsz) != 0)
+			return -1;
+	} else if (config_search(cf, exedir, pw, err, errsz) == -1)
+		return -1;
 	if (config_finish(cf, env, err, errsz) == -1) {
-		if (cf->looked[0] != '\0') {
-			n = strlen(err);
+		/* Say where the setting was looked for. */
+		n = strlen(err);
+		if (cf->looked[0] != '\0')
 			snprintf(err + n, errsz - n, "; %s", cf->looked);
-		}
+		else
+			snprintf(err + n, errsz - n, " (in %s, read as %s)",
+			    cf->path, cf->who);
 		return -1;
 	}
 	return 0;

@@ -419,6 +419,15 @@ search(void)
 		ok(config_load(&cf, NULL, env, err, sizeof(err)) == 0 &&
 		    strcmp(cf.path, path) == 0, "CLERKSYNC_CONFIG is read");
 		config_free(&cf);
+		f = fopen(path, "w");
+		fputs("signing_secret = " SECRET "\ndb_user = app\n", f);
+		fclose(f);
+		memset(&cf, 0, sizeof(cf));
+		ok(config_load(&cf, NULL, env, err, sizeof(err)) == -1 &&
+		    strstr(err, "db_name: not set (in ") == err &&
+		    strstr(err, path) != NULL && strstr(err, "read as ") != NULL,
+		    "a bad setting names the file it was read from: %s", err);
+		config_free(&cf);
 	}
 	unlink(path);
 	{
