@@ -209,7 +209,8 @@ usage(FILE *f)
 	    "             Backend API; resumes where it stopped\n"
 	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
 	    "             longer has (--dry-run: only report)\n"
-	    "Configuration: $CLERKSYNC_CONFIG, ~/clerksync.conf, or\n"
+	    "Configuration: $CLERKSYNC_CONFIG, else ~/clerksync-FOLDER.conf\n"
+	    "(FOLDER: the name of this binary's folder), ~/clerksync.conf,\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
 
