@@ -12,7 +12,7 @@
 #include "sig.h"
 
 #define CONFIG_FILE_NAME	"clerksync.conf"
-#define CONFIG_FILE_PREFIX	"clerksync-"	/* ~/clerksync-ENDPOINT.conf */
+#define CONFIG_FILE_PREFIX	"clerksync-"	/* ~/clerksync-FOLDER.conf */
 #define CONFIG_FILE_SUFFIX	".conf"
 #define CONFIG_FILE_MAX		65536	/* bytes of a config file */
 #define CONFIG_PLACES_MAX	4	/* places a config file is looked for */
@@ -102,7 +102,7 @@ typedef const char *(*config_env_fn)(const char *);
 
 /*
  * Find and read the file (CLERKSYNC_CONFIG; else, in the home directory
- * of the effective user, clerksync-ENDPOINT.conf where ENDPOINT is the
+ * of the effective user, clerksync-FOLDER.conf where FOLDER is the
  * name of exedir, then clerksync.conf; else clerksync.conf in exedir),
  * apply the environment and check every value. Fills cf->path with the
  * file read, or cf->looked with every place looked and as which user.

@@ -131,6 +131,16 @@ good(void)
 		config_free(&cf);
 	}
 	{
+		const char *const e[] = { "CLERKSYNC_MAX_BODY=",
+		    "CLERKSYNC_DB_PASSWORD=", NULL };
+
+		ok(load(BASE "max_body = 10\n", e, &cf, err, sizeof(err)) ==
+		    0 && cf.max_body == CONFIG_MAX_BODY_DEFAULT &&
+		    cf.db_password == NULL,
+		    "an empty environment value is the key left out");
+		config_free(&cf);
+	}
+	{
 		const char *const e[] = { "CLERK_SECRET_KEY=sk_live_env",
 		    NULL };
 
