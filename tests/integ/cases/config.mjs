@@ -120,8 +120,58 @@ export async function run(ctx) {
       `config unreadable: Permission denied, the path and the user (${r.stdout.trim()})`);
   });
 
+  await outOfMemory(ctx, body);
   await endpoints(ctx, body);
   await readmeBlocks(ctx);
+}
+
+// Issue 16: out of memory while a persistent process re-reads its config
+// for a request is a 503 and a log line, and the process goes on. A
+// preloaded malloc refuses the config file's buffer (CONFIG_FILE_MAX + 1
+// bytes) while a flag file exists.
+async function outOfMemory(ctx, body) {
+  const tag = 'config: out of memory during the reload [fcgi]';
+  const cc = which('cc');
+  if (!cc || process.env.CLERKSYNC_WRAP || fs.readFileSync(ctx.bin).includes('__asan_init')) {
+    ok(true, `${tag} # SKIP needs cc, and a binary that is not under a sanitizer or wrapper`);
+    return;
+  }
+  const src = path.join(ctx.dir, 'oom.c');
+  const so = path.join(ctx.dir, 'oom.so');
+  const flag = path.join(ctx.dir, 'oom.flag');
+  fs.writeFileSync(src, [
+    '#include <stdlib.h>',
+    '#include <unistd.h>',
+    'extern void *__libc_malloc(size_t);',
+    'void *malloc(size_t n) {',
+    '\tconst char *f = getenv("OOM_FLAG");',
+    '\tif (n == 65536 + 1 && f != NULL && access(f, F_OK) == 0) return NULL;',
+    '\treturn __libc_malloc(n);',
+    '}',
+    '',
+  ].join('\n'));
+  const built = await runCmd(cc, ['-shared', '-fPIC', '-O1', '-o', so, src], { env: { PATH: process.env.PATH } });
+  if (!ok(built.code === 0, `${tag}: the preload builds (${built.stderr.trim()})`)) return;
+  fs.writeFileSync(flag, '');
+  await test(tag, async () => {
+    const d = await ctx.fcgiDriver({ env: { LD_PRELOAD: so, OOM_FLAG: flag }, name: 'fcgi-oom' });
+    const stderr = path.join(ctx.dir, `${path.basename(d.socket, '.sock')}.stderr`);
+    try {
+      await ctx.reset();
+      for (let i = 1; i <= 2; i++) {
+        const res = await ctx.deliver(d, body);
+        ctx.expectAnswer(res, { status: 503, error: 'unavailable' }, `${tag}: request ${i} 503 unavailable`);
+      }
+      const lines = fs.readFileSync(stderr, 'utf8').split('\n').filter((l) => l.includes('out of memory'));
+      ok(lines.length >= 2 && lines.every((l) => l.includes(ctx.conf)), `${tag}: each 503 logs out of memory, with the file (${lines[0]})`);
+      ok(d.alive, `${tag}: the process keeps running`);
+      fs.rmSync(flag);
+      const res = await ctx.deliver(d, body);
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, `${tag}: memory back, the next request reloads and applies`);
+    } finally {
+      await d.close();
+    }
+  });
 }
 
 function runCmd(cmd, args, { env, timeout = 20000 } = {}) {
