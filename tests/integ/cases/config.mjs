@@ -105,6 +105,15 @@ export async function run(ctx) {
     ok(fs.existsSync(log) && fs.statSync(log).size > 0, 'comments after values: log_file is the path without its comment');
   });
 
+  await test('config: a log_file that cannot be opened is named with the reason [cgi]', async () => {
+    const bad = path.join(ctx.dir, 'no-such-dir', 'clerksync.log');
+    await ctx.reset();
+    const res = await ctx.deliver(ctx.cgiDriver({ conf: ctx.config({ log_file: `${bad}   # optional` }) }), body);
+    ctx.expectAnswer(res, { status: 200, body: 'applied' }, 'unopenable log_file: the delivery is still applied');
+    ok(res.stderr.includes(`log_file: cannot open ${bad}: No such file or directory; logging to stderr`),
+      `unopenable log_file: stderr names the path and the reason (${res.stderr.split('\n')[0]})`);
+  });
+
   await test('config: a file that cannot be read says so [check]', async () => {
     const setpriv = which('setpriv');
     if (process.getuid() !== 0 || !setpriv) {
