@@ -4,6 +4,7 @@
  * a FastCGI manager, CGI otherwise, and two subcommands for a shell.
  * SPDX-License-Identifier: ISC
  */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <time.h>
@@ -26,7 +27,7 @@
 #endif
 
 static struct config	 cf;
-static char		 cferr[512];
+static char		 cferr[1536];	/* the key, or where it looked */
 static char		 exedir[PATH_MAX];
 static const char	*config_param;	/* CLERKSYNC_CONFIG of a request */
 
@@ -64,6 +65,15 @@ exe_dir(const char *argv0)
 	return exedir;
 }
 
+/* Open the log, or say on stderr which file could not be opened and why. */
+static void
+log_file_open(const char *path, enum log_level level)
+{
+	if (log_open(path, level) == -1)
+		log_warnx("log_file: cannot open %s: %s; logging to stderr",
+		    path, strerror(errno));
+}
+
 /* (Re)load the configuration into hd; a failure leaves hd->cf NULL. */
 static void
 configure(struct handler *hd)
@@ -79,12 +89,12 @@ configure(struct handler *hd)
 		 * section 4), in the log the operator set if it opens.
 		 */
 		hd->cferr = cferr;
-		if (cf.raw[CONFIG_LOG_FILE] != NULL)
-			log_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
+		if (cf.raw[CONFIG_LOG_FILE] != NULL &&
+		    cf.raw[CONFIG_LOG_FILE][0] != '\0')
+			log_file_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
 		return;
 	}
-	if (log_open(cf.log_file, cf.log_level) == -1)
-		log_warnx("log_file: cannot open, logging to stderr");
+	log_file_open(cf.log_file, cf.log_level);
 	if ((hd->st = store_open(&cf)) == NULL) {
 		hd->cferr = "out of memory";
 		return;
@@ -103,7 +113,11 @@ cmd_check(struct handler *hd)
 		printf("config: %s\n", cferr);
 		return 1;
 	}
-	printf("config: %s\n", cf.path[0] ? cf.path : "from the environment");
+	/* SPEC section 4: the file read, or every place looked. */
+	if (cf.path[0] != '\0')
+		printf("config: %s (read as %s)\n", cf.path, cf.who);
+	else
+		printf("config: from the environment only; %s\n", cf.looked);
 	printf("signing_secret: %zu secret%s, each decodes\n", cf.nkeys,
 	    cf.nkeys == 1 ? "" : "s");
 	rc = store_probe(hd->st, &version, err, sizeof(err));
@@ -195,7 +209,8 @@ usage(FILE *f)
 	    "             Backend API; resumes where it stopped\n"
 	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
 	    "             longer has (--dry-run: only report)\n"
-	    "Configuration: $CLERKSYNC_CONFIG, ~/clerksync.conf, or\n"
+	    "Configuration: $CLERKSYNC_CONFIG, else ~/clerksync-FOLDER.conf\n"
+	    "(FOLDER: the name of this binary's folder), ~/clerksync.conf,\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
 
