@@ -104,14 +104,17 @@ static:
 
 # dist/clerksync-VERSION-linux-x86_64.tar.gz (+ .sha256): the folder a
 # shared host gets (README, "Release"). The program is the static build;
-# build/static/launch, linked -static, becomes its clerksync.fcgi.
+# build/static/launch (src/launch.c: static, no libc) is its clerksync.fcgi.
 DIST     = dist/clerksync-$(VERSION)-linux-x86_64.tar.gz
+LAUNCH_FLAGS = -Os -std=c11 $(WARN) -ffreestanding -fno-builtin \
+	   -fno-stack-protector -fno-asynchronous-unwind-tables -fno-pie \
+	   -static -nostdlib -Wl,--build-id=none
 
 release: $(DIST)
 
 build/static/launch: src/launch.c
 	@mkdir -p build/static
-	$(CC) $(OPT) -std=c11 $(WARN) -D_DEFAULT_SOURCE -static -o $@ $<
+	$(CC) $(LAUNCH_FLAGS) -o $@ $<
 
 $(DIST): build/static/launch scripts/release.sh scripts/clerksync.conf.example \
 	    htaccess.example README.md $(wildcard schema/*.sql) $(wildcard src/*.[ch])
@@ -132,7 +135,7 @@ run: $(BIN) npm
 	node scripts/devserver.mjs
 
 # Not part of check: figures for BENCHMARKS.md (N events, default 20000).
-bench: $(BIN) npm static
+bench: $(BIN) npm static release
 	@bash bench/run.sh $(BIN)
 
 clean:
