@@ -17,9 +17,10 @@ curl=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ { print $NF; exit }')
 [ -n "$curl" ] || { echo "release: libcurl.so.4 not found (libcurl4)" >&2; exit 1; }
 
 name=clerksync-$version-linux-x86_64
-stage=$out/stage
+mkdir -p "$out"
+stage=$(mktemp -d "$out/.stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
 dir=$stage/clerksync
-rm -rf "$stage"
 mkdir -p "$dir/lib/plugin" "$dir/lib/licenses" "$dir/schema"
 
 # Every shared object the program, libcurl and the plugins need, by the
@@ -81,7 +82,9 @@ chmod 755 "$dir/clerksync.fcgi" "$dir/lib/clerksync" \
 
 mtime=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner \
-    --mtime="@$mtime" -cf - clerksync | gzip -n9 > "$out/$name.tar.gz"
-(cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
-rm -rf "$stage"
+    --mtime="@$mtime" -cf - clerksync | gzip -n9 > "$stage/$name.tar.gz"
+(cd "$stage" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+# Whole files only: a reader never sees half a tarball.
+mv -f "$stage/$name.tar.gz" "$out/$name.tar.gz"
+mv -f "$stage/$name.tar.gz.sha256" "$out/$name.tar.gz.sha256"
 echo "$out/$name.tar.gz"
