@@ -169,8 +169,17 @@ async function chrootSuite(base, file, db) {
   const said = (r) => r.out + r.err;
   const seen = [];
 
-  const v = await root.exec(['--version']);
-  ok(v.code === 0 && /^clerksync \d+\.\d+\.\d+\n$/.test(v.out), `chroot: --version (${v.out.trim() || v.err.trim()})`);
+  // A preload the host's environment may carry is not loaded (the
+  // bundled loader would complain on stderr, or load it). The host's
+  // chroot loads it; the root has no such file.
+  const v = await root.exec(['--version'], { env: { LD_PRELOAD: '/lib/x86_64-linux-gnu/libz.so.1' } });
+  ok(v.code === 0 && /^clerksync \d+\.\d+\.\d+\n$/.test(v.out) && v.err === '',
+    `chroot: --version, LD_PRELOAD of the host dropped (${v.out.trim()}${v.err.trim()})`);
+  // Through a symlink elsewhere (~/bin/clerksync): lib/ is found beside the real file.
+  fs.mkdirSync(path.join(root.home, 'bin'));
+  fs.symlinkSync('../../../clerksync/clerksync.fcgi', path.join(root.home, 'bin', 'clerksync'));
+  const vl = await root.exec(['--version'], { prog: '/home/acct/bin/clerksync' });
+  ok(vl.code === 0 && /^clerksync \d/.test(vl.out), `chroot: started through a relative symlink in ~/bin (${vl.out.trim()}${vl.err.trim()})`);
   root.writeConf('home/acct/clerksync.conf', {});
   const c0 = await root.exec(['check']);
   seen.push(...said(c0).split('\n'));
