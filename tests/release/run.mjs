@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apacheBinary, giveTo, hasModule, runUser, startApache } from '../lib/apache.mjs';
+import { startLighttpd } from '../lib/drivers.mjs';
 import { startFakeClerk } from '../lib/fakeclerk.mjs';
 import { cgiEnv, parseCgiOutput, postHttp } from '../lib/http.mjs';
 import { startTempMariaDB } from '../lib/mariadb.mjs';
@@ -336,6 +337,40 @@ async function apacheSuite(base, file, db, mode) {
   }
 }
 
+// lighttpd's mod_fastcgi starting the release itself (bin-path, 2
+// processes, the listening socket on fd 0 through the launcher's exec).
+async function lighttpdSuite(base, file, db) {
+  const dir = mkdir(path.join(base, 'lighttpd'));
+  const app = unpack(file, dir);
+  const conf = path.join(dir, 'clerksync.conf');
+  fs.writeFileSync(conf, fromConfExample(app, {
+    signing_secret: secret, db_socket: db.socket, db_user: db.user, db_password: db.password, db_name: db.database,
+    log_file: path.join(dir, 'clerksync.log'),
+  }), { mode: 0o600 });
+  const srv = await startLighttpd({ dir: path.join(dir, 'server'), bin: path.join(app, 'clerksync.fcgi'), config: conf, maxProcs: 2 });
+  try {
+    await db.query('DELETE FROM users');
+    const got = [];
+    for (const f of ['user.created.json', 'user.updated.json']) {
+      const body = fixture(f);
+      got.push(answer(await postHttp(srv.url, { headers: signedHeaders(secret, body), body })));
+    }
+    eq(got, [[200, 'applied'], [200, 'applied']], 'lighttpd mod_fastcgi (bin-path = the release): create and update applied');
+    const upd = JSON.parse(fixture('user.updated.json')).data;
+    eq((await db.query('SELECT first_name FROM users')).map((r) => r.first_name), [upd.first_name], 'lighttpd mod_fastcgi: the row holds the update');
+    const procs = srv.backends.filter((pid) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/exe`) === path.join(app, 'lib', 'ld-linux-x86-64.so.2');
+      } catch {
+        return false;
+      }
+    });
+    eq(procs.length, 2, 'lighttpd mod_fastcgi: two persistent processes, each the bundled loader running the program');
+  } finally {
+    await srv.close();
+  }
+}
+
 // ------------------------------------------------- README's version lines
 
 function readmeLines(seen) {
@@ -369,6 +404,7 @@ async function main() {
     seen = await chrootSuite(base, file, db);
   });
   await test('release: README', () => readmeLines(seen));
+  await test('release: lighttpd', () => lighttpdSuite(base, file, db));
   if (!apacheBinary()) {
     ok(false, 'release: apache2 not installed');
     return;
