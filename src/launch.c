@@ -40,7 +40,9 @@
 #define SYS_GETCWD	79
 #define AT_NULL		0
 #define AT_EXECFN	31
+#define ENOENT		2
 #define ENAMETOOLONG	36
+#define LAUNCH_SUFFIX	64	/* room after the folder, for LAUNCH_* */
 
 void	launch_start(long *);
 
@@ -190,6 +192,8 @@ launch_dir(const char *exe, char *dir, size_t dirsz)
 	for (slash = NULL, p = dir; *p != '\0'; p++)
 		if (*p == '/')
 			slash = p;
+	if (slash == NULL)
+		return -ENOENT;
 	if (slash == dir)
 		slash++;	/* a file in / */
 	*slash = '\0';
@@ -219,11 +223,16 @@ launch_start(long *sp)
 			exe = (const char *)aux[1];
 	if (exe == NULL || *exe == '\0') {
 		launch_fail(envp, "no path to find the folder of ",
-		    argc > 0 ? argv[0] : "clerksync.fcgi", -2);
+		    argc > 0 ? argv[0] : "clerksync.fcgi", -ENOENT);
 		goto out;
 	}
 	if ((rc = launch_dir(exe, dir, sizeof(dir))) < 0) {
 		launch_fail(envp, "cannot find the folder of ", exe, rc);
+		goto out;
+	}
+	/* Then every path and variable below fits its buffer. */
+	if (launch_len(dir) + LAUNCH_SUFFIX >= sizeof(dir)) {
+		launch_fail(envp, "path too long: ", dir, -ENAMETOOLONG);
 		goto out;
 	}
 
@@ -243,18 +252,10 @@ launch_start(long *sp)
 		at = direnv;
 		launch_cat(&at, direnv + sizeof(direnv), LAUNCH_DIR_ENV);
 		launch_cat(&at, direnv + sizeof(direnv), dir);
-		if (at == NULL) {
-			launch_fail(envp, "path too long: ", dir, -ENAMETOOLONG);
-			goto out;
-		}
 		at = plugenv;
 		launch_cat(&at, plugenv + sizeof(plugenv), LAUNCH_PLUG_ENV);
 		launch_cat(&at, plugenv + sizeof(plugenv), dir);
 		launch_cat(&at, plugenv + sizeof(plugenv), LAUNCH_PLUGINS);
-		if (at == NULL) {
-			launch_fail(envp, "path too long: ", dir, -ENAMETOOLONG);
-			goto out;
-		}
 
 		av[n++] = loader;
 		av[n++] = "--library-path";
