@@ -39,18 +39,18 @@ echo "libgcc_s.so.1 $(realpath "/lib/$multiarch/libgcc_s.so.1")" >> "$stage/libs
 echo "libcurl.so.4 $curl" >> "$stage/libs"
 sort -u "$stage/libs" | while read -r soname path; do
 	cp -L "$path" "$dir/lib/$soname"
-	# The Debian package's copyright file travels with its library.
-	pkg=$(dpkg -S "$(realpath "$path")" 2>/dev/null ||
-	    dpkg -S "/usr$(realpath "$path")" 2>/dev/null || true)
-	pkg=${pkg%%:*}
-	if [ -n "$pkg" ] && [ -f "/usr/share/doc/$pkg/copyright" ]; then
-		cp "/usr/share/doc/$pkg/copyright" "$dir/lib/licenses/$pkg"
-	fi
-done
+	# Both spellings: dpkg knows a file by the path its package installed.
+	p=$(realpath "$path")
+	echo "$p"
+	echo "/usr$p"
+done > "$stage/paths"
 cp "$plugindir"/*.so "$dir/lib/plugin/"
-pkg=$(dpkg -S "$plugindir" 2>/dev/null | head -1 || true)
-pkg=${pkg%%:*}
-[ -z "$pkg" ] || cp "/usr/share/doc/$pkg/copyright" "$dir/lib/licenses/$pkg"
+# The Debian package's copyright file travels with its libraries.
+dpkg -S $(cat "$stage/paths") "$plugindir" 2>/dev/null |
+    sed -n 's/^\([^:,]*\)[:,].*/\1/p' | sort -u | while read -r pkg; do
+	[ ! -f "/usr/share/doc/$pkg/copyright" ] ||
+	    cp "/usr/share/doc/$pkg/copyright" "$dir/lib/licenses/$pkg"
+done
 
 cp "$launcher" "$dir/clerksync.fcgi"
 cp "$program" "$dir/lib/clerksync"
