@@ -12,7 +12,8 @@
 //   4b. FastCGI with 8 processes at concurrency 8 (N more events): as many
 //      connections as the ceiling's 8, for the ratio at equal concurrency;
 //   5. CGI: lighttpd mod_cgi, a process and a connection per request, c=8,
-//      with the binary given and with build/static/clerksync.fcgi;
+//      with the binary given, with build/static/clerksync.fcgi, and with
+//      the release (dist/*.tar.gz unpacked, or CLERKSYNC_RELEASE);
 //   6. callgrind: one FastCGI process under valgrind serving M events.
 // After each run the tables are checked (rows per set, final state of each
 // user) and a run with any non-2xx answer or wrong row fails.
