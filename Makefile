@@ -39,7 +39,7 @@ UNITS   = num sig json event config
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
-	clean npm cluster-test backfill-test
+	clean npm cluster-test backfill-test release
 .SECONDARY:
 
 all: $(BIN)
@@ -102,6 +102,27 @@ asan:
 static:
 	$(MAKE) VARIANT=static build/static/clerksync.fcgi
 
+# dist/clerksync-VERSION-linux-x86_64.tar.gz (+ .sha256): the folder a
+# shared host gets (README, "Release"). The program is the static build;
+# build/static/launch (src/launch.c: static, no libc) is its clerksync.fcgi.
+DIST     = dist/clerksync-$(VERSION)-linux-x86_64.tar.gz
+LAUNCH_FLAGS = -Os -std=c11 $(WARN) -ffreestanding -fno-builtin \
+	   -fno-stack-protector -fno-asynchronous-unwind-tables -fno-pie \
+	   -static -nostdlib -Wl,--build-id=none
+
+release: $(DIST)
+
+build/static/launch: src/launch.c
+	@mkdir -p build/static
+	$(CC) $(LAUNCH_FLAGS) -o $@ $<
+
+$(DIST): build/static/launch scripts/release.sh scripts/clerksync.conf.example \
+	    htaccess.example README.md $(wildcard schema/*.sql) $(wildcard src/*.[ch])
+	$(MAKE) VARIANT=static build/static/clerksync.fcgi
+	@mkdir -p dist
+	sh scripts/release.sh $(VERSION) build/static/launch \
+	    build/static/clerksync.fcgi dist
+
 valgrind: bins npm
 	@WRAP="valgrind -q --leak-check=full --error-exitcode=99" \
 	    CLERKSYNC_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$(CURDIR)/build/valgrind.%p" \
@@ -114,10 +135,10 @@ run: $(BIN) npm
 	node scripts/devserver.mjs
 
 # Not part of check: figures for BENCHMARKS.md (N events, default 20000).
-bench: $(BIN) npm static
+bench: $(BIN) npm static release
 	@bash bench/run.sh $(BIN)
 
 clean:
-	rm -rf build $(BIN)
+	rm -rf build dist $(BIN)
 
 -include $(wildcard $(BUILD)/*.d)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -122,10 +123,38 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		goto nosym;						\
 } while (0)
 
+/*
+ * Where distributions keep the CA bundle. libcurl knows only the place of
+ * the system it was built on, and a release carries Debian's libcurl to
+ * RHEL-family hosts too; the first file that opens is used.
+ */
+static const char *const api_ca_files[] = {
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Arch */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* RHEL, CentOS, Fedora */
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* EL 7+ */
+	"/etc/ssl/ca-bundle.pem",		/* openSUSE, SLES */
+	"/etc/pki/tls/cacert.pem",		/* OpenELEC */
+	"/etc/ssl/cert.pem",			/* Alpine */
+};
+
+static const char *
+api_ca_file(const struct config *cf)
+{
+	size_t	 i;
+
+	if (cf->clerk_ca_file != NULL)
+		return cf->clerk_ca_file;
+	for (i = 0; i < sizeof(api_ca_files) / sizeof(api_ca_files[0]); i++)
+		if (access(api_ca_files[i], R_OK) == 0)
+			return api_ca_files[i];
+	return NULL;
+}
+
 struct api *
 api_open(const struct config *cf, long timeout, char *err, size_t errsz)
 {
 	struct api	*a;
+	const char	*ca;
 	char		*auth;
 	size_t		 n;
 
@@ -179,8 +208,8 @@ api_open(const struct config *cf, long timeout, char *err, size_t errsz)
 	a->f.easy_setopt(a->h, CURLOPT_PROTOCOLS_STR, "https");
 	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYPEER, 1L);
 	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cf->clerk_ca_file != NULL)
-		a->f.easy_setopt(a->h, CURLOPT_CAINFO, cf->clerk_ca_file);
+	if ((ca = api_ca_file(cf)) != NULL)
+		a->f.easy_setopt(a->h, CURLOPT_CAINFO, ca);
 	a->f.easy_setopt(a->h, CURLOPT_FOLLOWLOCATION, 0L);
 	a->f.easy_setopt(a->h, CURLOPT_NOSIGNAL, 1L);
 	a->f.easy_setopt(a->h, CURLOPT_CONNECTTIMEOUT, 10L);

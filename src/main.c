@@ -45,13 +45,23 @@ env_get(const char *name)
 	return getenv(name);
 }
 
-/* The directory of the running binary, for clerksync.conf beside it. */
+/*
+ * The directory of the running binary, for clerksync.conf beside it. In
+ * a release the launcher (src/launch.c) says where it is: the process is
+ * then the bundled dynamic loader, and /proc may be missing.
+ */
 static const char *
 exe_dir(const char *argv0)
 {
-	ssize_t	 n;
-	char	*slash;
+	const char	*launch = getenv("CLERKSYNC_LAUNCH_DIR");
+	ssize_t		 n;
+	char		*slash;
 
+	if (launch != NULL && *launch == '/' &&
+	    strlen(launch) < sizeof(exedir)) {
+		snprintf(exedir, sizeof(exedir), "%s", launch);
+		return exedir;
+	}
 	if ((n = readlink("/proc/self/exe", exedir, sizeof(exedir) - 1)) > 0)
 		exedir[n] = '\0';
 	else if (argv0 != NULL && strchr(argv0, '/') != NULL &&

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, as CI runs it (make check): the release build through all
 # suites, the ASan+UBSan build through unit, integration and backfill, the
-# static build through integration, valgrind
+# static build through integration, the release tarball, valgrind
 # over unit and hostile input, and each fuzz target briefly. One TAP log,
 # one closing line "N passed, N failed".
 set -u
@@ -27,6 +27,14 @@ if make -s static >/dev/null; then
 	    integ
 else
 	echo "not ok - static: build failed" | tee -a "$log"
+fi
+
+# The release tarball (make release) in an empty chroot and under Apache.
+if make -s release >/dev/null; then
+	TAP_TAG= bash tests/run.sh build/release build/release/clerksync.fcgi \
+	    release
+else
+	echo "not ok - release: make release failed" | tee -a "$log"
 fi
 
 mkdir -p build/valgrind
