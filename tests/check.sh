@@ -12,7 +12,7 @@ export TAP_LOG=$log
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 
 TAP_TAG= bash tests/run.sh build/release build/release/clerksync.fcgi \
-    unit integ hostile sim soak backfill cluster
+    unit integ hostile sim soak backfill cluster php
 
 if make -s VARIANT=asan OPT='-O1 -g' bins >/dev/null; then
 	TAP_TAG=asan/ bash tests/run.sh build/asan build/asan/clerksync.fcgi \
