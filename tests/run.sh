@@ -50,7 +50,8 @@ for s in "$@"; do
 	sim)	suite sim node tests/sim/run.mjs
 		suite races node tests/sim/races.mjs ;;
 	backfill) suite backfill node tests/backfill/run.mjs ;;
-	php)	suite php node tests/php/run.mjs ;;
+	php)	suite php node tests/php/run.mjs
+		suite status node tests/php/status.mjs ;;
 	cluster) suite cluster-smoke node tests/cluster/smoke.mjs
 		suite cluster node tests/cluster/run.mjs ;;
 	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
