@@ -306,7 +306,9 @@ function clerksync_pull(array $cfg, string $id): ?string
         $answer = curl_exec($ch);
         $status = (int)curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
         $cerr = curl_error($ch);
-        curl_close($ch);
+        if (PHP_VERSION_ID < 80000) {
+            curl_close($ch);    // PHP 8 frees the handle; 8.5 deprecates this
+        }
         if ($answer === false) {
             return 'curl: ' . $cerr;
         }
@@ -319,15 +321,23 @@ function clerksync_pull(array $cfg, string $id): ?string
             'follow_location' => 0,
             'ignore_errors' => true,
         ]]);
-        // @: a failed or timed-out request is a warning; it is reported below.
-        $answer = @file_get_contents($url, false, $ctx);
+        // @: a refused or timed-out request is a warning; it is reported
+        // below. The status line comes from the stream's metadata
+        // ($http_response_header is deprecated from PHP 8.5).
+        $fp = @fopen($url, 'rb', false, $ctx);
+        if ($fp === false) {
+            return 'no answer';
+        }
+        $answer = @stream_get_contents($fp);
+        $meta = stream_get_meta_data($fp);
+        fclose($fp);
         $status = 0;
-        foreach ($http_response_header ?? [] as $h) {
-            if (preg_match('#^HTTP/\S+ (\d{3})#', $h, $m) === 1) {
+        foreach ($meta['wrapper_data'] ?? [] as $h) {
+            if (is_string($h) && preg_match('#^HTTP/\S+ (\d{3})#', $h, $m) === 1) {
                 $status = (int)$m[1];
             }
         }
-        if ($answer === false && $status === 0) {
+        if ($answer === false || !empty($meta['timed_out'])) {
             return 'no answer';
         }
     }
