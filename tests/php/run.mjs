@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'svix';
 import { startTempMariaDB } from '../lib/mariadb.mjs';
-import { onCleanup, tmpDir, which } from '../lib/procs.mjs';
+import { freePort, onCleanup, startServer, terminate, tmpDir, which } from '../lib/procs.mjs';
 import { newSecret } from '../lib/sign.mjs';
 import { diag, done, eq, ok, test } from '../lib/tap.mjs';
 
@@ -148,6 +148,37 @@ try {
       'a pending session with accept_pending');
     eq(await current(cookie(jwt(claims({ sts: 'active' })))), [LIVE, null, []], 'sts active');
     eq(await current(cookie(jwt(claims({ nbf: undefined, iat: undefined })))), [LIVE, null, []], 'nbf and iat are optional');
+  });
+
+  await test('behind a web server (php -S): the cookie and the header as a browser sends them', async () => {
+    const port = await freePort();
+    const pem = path.join(dir, 'jwt.pem');
+    fs.writeFileSync(pem, PEM);
+    const server = await startServer(phpBin, ['-d', 'display_errors=1', '-d', 'error_reporting=-1', '-S', `127.0.0.1:${port}`, path.join(here, 'app.php')], {
+      port,
+      what: 'php -S',
+      env: { PATH: process.env.PATH, CLERKSYNC_PHP_LIB: LIB, TEST_DSN: dbConf.dsn, TEST_USER: dbConf.user, TEST_PASSWORD: dbConf.password, TEST_PEM: pem, TEST_ORIGIN: ORIGIN },
+    });
+    try {
+      const get = async (headers) => {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { headers });
+        const text = await res.text();
+        try {
+          return JSON.parse(text);
+        } catch {
+          return { unparsable: text };
+        }
+      };
+      eq(await get({ cookie: `theme=dark; __session=${jwt()}; __client_uat=1700000000` }), { user: LIVE, error: null },
+        'Cookie: __session=… among other cookies');
+      eq(await get({ authorization: `Bearer ${jwt()}` }), { user: LIVE, error: null }, 'Authorization: Bearer …');
+      eq(await get({}), { user: null, error: 'no_token' }, 'neither: no_token');
+      eq(await get({ cookie: `__session=${jwt(claims({ exp: now() - 60 }))}` }), { user: null, error: 'expired' }, 'an expired cookie: expired');
+      eq(await get({ cookie: '__session[]=x' }), { user: null, error: 'no_token' }, 'a cookie PHP reads as an array: no_token, no warning');
+      eq(await get({ cookie: `__session=${'x'.repeat(7000)}` }), { user: null, error: 'malformed' }, 'a long junk cookie: malformed, no warning');
+    } finally {
+      await terminate(server.child, { timeout: 5000 });
+    }
   });
 
   await test('tokens that must not be trusted', async () => {
