@@ -66,7 +66,8 @@ status_age(char *buf, size_t bufsz, long long s)
 	else if (s < 86400)
 		snprintf(buf, bufsz, "%lldh %lldm", s / 3600, s % 3600 / 60);
 	else
-		snprintf(buf, bufsz, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+		snprintf(buf, bufsz, "%lldd %lldh", s / 86400,
+		    s % 86400 / 3600);
 }
 
 int

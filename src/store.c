@@ -1319,8 +1319,8 @@ store_status(struct store *st, struct store_status *ss, char *err,
 		n += (size_t)snprintf(q + n, sizeof(q) - n, " WHEN event_type "
 		    "LIKE '%s' THEN %d", status_like[i], i);
 	if (n < sizeof(q))
-		n += (size_t)snprintf(q + n, sizeof(q) - n, " ELSE -1 END AS f, "
-		    "DATE_FORMAT(MAX(received_at), '%%Y-%%m-%%d %%H:%%i:%%s'), "
+		n += (size_t)snprintf(q + n, sizeof(q) - n, " ELSE -1 END AS "
+		    "f, DATE_FORMAT(MAX(received_at), '%%Y-%%m-%%d %%H:%%i:%%s'), "
 		    "GREATEST(0, TIMESTAMPDIFF(SECOND, MAX(received_at), "
 		    "UTC_TIMESTAMP(3))), COALESCE(SUM(outcome = 'applied' AND "
 		    "received_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0), "

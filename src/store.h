@@ -131,8 +131,9 @@ enum store_family {
 struct store_status {
 	int	 version;		/* of the schema; 0: none */
 	struct {
-		long long	 age;	/* seconds since the last row; -1: none */
-		char		 last[STORE_STATUS_TIME];	/* its received_at, UTC */
+		long long	 age;		/* seconds since the last row;
+					   -1: none */
+		char		 last[STORE_STATUS_TIME]; /* its received_at */
 		long long	 applied;	/* rows of the last 24 hours */
 		long long	 stale;
 	} fam[STORE_FAMILY__MAX];

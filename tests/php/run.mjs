@@ -7,7 +7,7 @@
 // time, and the test that covers it must see the difference.
 //
 // usage: node tests/php/run.mjs      (TAP)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -28,6 +28,9 @@ onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const phpBin = which('php');
 if (!ok(!!phpBin, 'php-cli installed (packages php-cli php-mysql php-curl)')) process.exit(done() ? 1 : 0);
+const exts = execFileSync(phpBin, ['-r', 'echo implode(" ", array_map("strtolower", get_loaded_extensions()));']).toString().split(' ');
+const missingExt = ['openssl', 'pdo_mysql', 'curl'].filter((e) => !exts.includes(e));
+ok(missingExt.length === 0, `php extensions openssl, pdo_mysql and curl loaded${missingExt.length ? ` (missing: ${missingExt.join(', ')})` : ''}`);
 
 // ------------------------------------------------------------- tokens
 
