@@ -20,6 +20,7 @@
 #include "log.h"
 #include "schema.h"
 #include "sig.h"
+#include "status.h"
 #include "store.h"
 
 #ifndef CLERKSYNC_VERSION
@@ -210,6 +211,7 @@ usage(FILE *f)
 	    "[--timeout S]\n"
 	    "       clerksync.fcgi reconcile [--dry-run] [--limit N] "
 	    "[--timeout S]\n"
+	    "       clerksync.fcgi status [--quiet-for DURATION]\n"
 	    "\n"
 	    "Started by a web server (FastCGI or CGI), clerksync answers\n"
 	    "Clerk webhooks and keeps the users table in step.\n"
@@ -219,6 +221,8 @@ usage(FILE *f)
 	    "             Backend API; resumes where it stopped\n"
 	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
 	    "             longer has (--dry-run: only report)\n"
+	    "  status     when each kind of event last arrived; exit 1 if\n"
+	    "             nothing did for longer than DURATION (90m, 6h, 2d)\n"
 	    "Configuration: $CLERKSYNC_CONFIG, else ~/clerksync-FOLDER.conf\n"
 	    "(FOLDER: the name of this binary's folder), ~/clerksync.conf,\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
@@ -229,10 +233,11 @@ main(int argc, char *argv[])
 {
 	struct handler	 hd = { NULL, NULL, NULL };
 	struct backfill_opts bo;
+	struct status_opts so;
 	struct http	*h = NULL;
 	const char	*p;
 	char		 err[256];
-	int		 rc = 1, walk;
+	int		 rc = 1, walk, stat;
 
 	/*
 	 * RFC 3875 4.4: a CGI server may pass a query string without '='
@@ -256,8 +261,16 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	if (!walk && (argc > 2 || (argc == 2 && strcmp(argv[1], "check") !=
-	    0 && strcmp(argv[1], "migrate") != 0))) {
+	stat = argc > 1 && strcmp(argv[1], "status") == 0;
+	if (stat && status_args(argc - 2, argv + 2, &so, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "%s\n", err);
+		usage(stderr);
+		return 2;
+	}
+	if (!walk && !stat && (argc > 2 || (argc == 2 &&
+	    strcmp(argv[1], "check") != 0 && strcmp(argv[1], "migrate") !=
+	    0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -272,6 +285,13 @@ main(int argc, char *argv[])
 			goto out;
 		}
 		rc = backfill_run(&cf, hd.st, &bo);
+		goto out;
+	}
+	if (stat) {
+		if (hd.cf == NULL)
+			printf("config: %s\n", cferr);
+		else
+			rc = status_run(&cf, hd.st, &so);
 		goto out;
 	}
 	if (argc == 2) {

@@ -1263,3 +1263,101 @@ fail:
 		mysql_rollback(st->db);
 	return -1;
 }
+
+/*
+ * Families by the prefix of event_type, so that only Clerk's events
+ * count: not a pull, nor any other type recorded later. A duplicate
+ * writes no row, so none is counted here.
+ */
+#define STATUS_COUNT_MAX	0x7fffffffffffffffLL
+
+static const char *const status_like[STORE_FAMILY__MAX] = {
+	[STORE_FAMILY_USERS] = "user.%",
+	[STORE_FAMILY_ORGS] = "organization.%",
+	[STORE_FAMILY_MEMBERS] = "organizationMembership.%",
+};
+
+int
+store_status(struct store *st, struct store_status *ss, char *err,
+    size_t errsz)
+{
+	const char	*pre = st->cf->table_prefix;
+	MYSQL_RES	*res = NULL;
+	MYSQL_ROW	 row;
+	char		 q[1024];
+	long long	 v;
+	size_t		 n;
+	int		 i, rc = -1;
+
+	memset(ss, 0, sizeof(*ss));
+	for (i = 0; i < STORE_FAMILY__MAX; i++)
+		ss->fam[i].age = -1;
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	snprintf(q, sizeof(q), "SELECT COALESCE(MAX(version), 0) FROM "
+	    "`%sclerksync_schema`", pre);
+	if (mysql_query(st->db, q) != 0) {
+		if (mysql_errno(st->db) == ER_NO_SUCH_TABLE)
+			rc = 0;
+		else
+			fail_db(st, "schema version", err, errsz);
+		goto out;
+	}
+	if ((res = mysql_store_result(st->db)) == NULL) {
+		fail_db(st, "schema version", err, errsz);
+		goto out;
+	}
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL &&
+	    num_parse(row[0], strlen(row[0]), 0, 1000000, &v) == 0)
+		ss->version = (int)v;
+	mysql_free_result(res);
+	res = NULL;
+
+	/* UTC_TIMESTAMP() is the statement's start: one "now" for all. */
+	n = (size_t)snprintf(q, sizeof(q), "SELECT CASE");
+	for (i = 0; i < STORE_FAMILY__MAX && n < sizeof(q); i++)
+		n += (size_t)snprintf(q + n, sizeof(q) - n, " WHEN event_type "
+		    "LIKE '%s' THEN %d", status_like[i], i);
+	if (n < sizeof(q))
+		n += (size_t)snprintf(q + n, sizeof(q) - n, " ELSE -1 END AS "
+		    "f, DATE_FORMAT(MAX(received_at), '%%Y-%%m-%%d %%H:%%i:%%s'), "
+		    "GREATEST(0, TIMESTAMPDIFF(SECOND, MAX(received_at), "
+		    "UTC_TIMESTAMP(3))), COALESCE(SUM(outcome = 'applied' AND "
+		    "received_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0), "
+		    "COALESCE(SUM(outcome = 'stale' AND received_at > "
+		    "UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0) FROM "
+		    "`%sclerk_webhook_events` GROUP BY f", pre);
+	if (n >= sizeof(q)) {
+		snprintf(err, errsz, "status: query too long");
+		goto out;
+	}
+	if (mysql_query(st->db, q) != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL) {
+		fail_db(st, "events", err, errsz);
+		goto out;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || num_parse(row[0], strlen(row[0]), 0,
+		    STORE_FAMILY__MAX - 1, &v) == -1)
+			continue;	/* -1: another type */
+		i = (int)v;
+		snprintf(ss->fam[i].last, sizeof(ss->fam[i].last), "%s",
+		    row[1] != NULL ? row[1] : "");
+		if (row[2] == NULL || num_parse(row[2], strlen(row[2]), 0,
+		    STATUS_COUNT_MAX, &ss->fam[i].age) == -1 ||
+		    row[3] == NULL || num_parse(row[3], strlen(row[3]), 0,
+		    STATUS_COUNT_MAX, &ss->fam[i].applied) == -1 ||
+		    row[4] == NULL || num_parse(row[4], strlen(row[4]), 0,
+		    STATUS_COUNT_MAX, &ss->fam[i].stale) == -1) {
+			snprintf(err, errsz, "events: unexpected values");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (res != NULL)
+		mysql_free_result(res);
+	if (st->db != NULL)
+		mysql_rollback(st->db);
+	return rc;
+}

@@ -118,4 +118,34 @@ int		 store_live(struct store *st, int orgs, const char *before,
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
 
+/* The event families that `status` reports on. */
+enum store_family {
+	STORE_FAMILY_USERS,
+	STORE_FAMILY_ORGS,
+	STORE_FAMILY_MEMBERS,
+	STORE_FAMILY__MAX
+};
+
+#define STORE_STATUS_TIME	20	/* "YYYY-MM-DD hh:mm:ss" and NUL */
+
+struct store_status {
+	int	 version;		/* of the schema; 0: none */
+	struct {
+		long long	 age;		/* seconds since the last row;
+					   -1: none */
+		char		 last[STORE_STATUS_TIME]; /* its received_at */
+		long long	 applied;	/* rows of the last 24 hours */
+		long long	 stale;
+	} fam[STORE_FAMILY__MAX];
+};
+
+/*
+ * For `status`: the schema version and, of each family, the last events
+ * row and the applied and stale rows of the last 24 hours, by the
+ * database's clock. Reads only. Without a schema, version is 0 and the
+ * rest is empty. Returns 0, or -1 with err set.
+ */
+int		 store_status(struct store *st, struct store_status *ss,
+		    char *err, size_t errsz);
+
 #endif
