@@ -155,7 +155,10 @@ cmd_migrate(struct handler *hd)
 /*
  * Old events rows go after the answer has been flushed, so pruning never
  * delays a delivery: hourly in a persistent process, and on about one
- * request in PRUNE_ODDS under CGI, where every process is new.
+ * request in PRUNE_ODDS under CGI, where every process is new. The
+ * caller prunes only after a request that was verified and recorded
+ * (SPEC section 1: no database work before the signature), so a stranger
+ * never makes clerksync connect, and the connection is already open.
  */
 static void
 maybe_prune(struct handler *hd, int fastcgi)
@@ -207,7 +210,7 @@ main(int argc, char *argv[])
 	struct http	*h = NULL;
 	const char	*p;
 	char		 err[256];
-	int		 rc = 1, walk;
+	int		 rc = 1, walk, recorded;
 
 	/*
 	 * RFC 3875 4.4: a CGI server may pass a query string without '='
@@ -275,9 +278,10 @@ main(int argc, char *argv[])
 			config_param = NULL;
 		} else if (hd.cf == NULL && http_is_fastcgi(h))
 			configure(&hd);
-		handler_serve(&hd, h);
+		recorded = handler_serve(&hd, h);
 		http_finish(h);
-		maybe_prune(&hd, http_is_fastcgi(h));
+		if (recorded)
+			maybe_prune(&hd, http_is_fastcgi(h));
 	}
 	rc = 0;
 out:

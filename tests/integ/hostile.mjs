@@ -768,6 +768,120 @@ async function contentLength(cgi, fcgi, lt) {
   });
 }
 
+// SPEC 1: no database work of any kind before the signature is verified,
+// pruning included. The server's Connections counter (every connection
+// attempt) is read before and after on one separate connection, whose own
+// connecting is done before the first read: it must not move. Under CGI
+// pruning was decided by the pid (1 in 100), so 500 processes reach it;
+// a fresh FastCGI process pruned on its first request of any kind.
+async function strangers() {
+  const body = () => event();
+  const kinds = [
+    ['GET', () => ({ method: 'GET', headers: {}, contentLength: null })],
+    ['HEAD', () => ({ method: 'HEAD', headers: {}, contentLength: null })],
+    ['PUT', () => ({ method: 'PUT', headers: {}, body: body() })],
+    ['DELETE', () => ({ method: 'DELETE', headers: {}, body: body() })],
+    ['OPTIONS', () => ({ method: 'OPTIONS', headers: {}, contentLength: null })],
+    ['POST without a signature', () => ({ headers: {}, body: body() })],
+    ['POST with a bad signature', () => {
+      const b = body();
+      return { headers: signedHeaders(newSecret(), b), body: b };
+    }],
+  ];
+  const N = 500;
+  const conn = await ctx.db.rootConnection();
+  const connections = async () => Number((await conn.query("SHOW GLOBAL STATUS LIKE 'Connections'"))[0][0].Value);
+  try {
+    const fresh = await ctx.fcgiDriver({ name: 'fcgi-strangers' });
+    for (const d of [ctx.cgi, fresh]) {
+      await test(`${N} unsigned requests open no database connection [${d.name}]`, async () => {
+        const tag = `strangers [${d.name}]`;
+        const a = await connections();
+        eq(await connections(), a, `${tag}: reading the counter adds nothing to it`);
+        const statuses = {};
+        let next = 0;
+        const worker = async () => {
+          while (next < N) {
+            const [name, req] = kinds[next++ % kinds.length];
+            const res = await d.send(req());
+            statuses[name] = statuses[name] || new Set();
+            statuses[name].add(res.status);
+          }
+        };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        const seen = Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, [...v].sort().join(',')]));
+        eq(seen, {
+          GET: '405', HEAD: '405', PUT: '405', DELETE: '405', OPTIONS: '405',
+          'POST without a signature': '400', 'POST with a bad signature': '401',
+        }, `${tag}: every one refused`);
+        const b = await connections();
+        eq(b - a, 0, `${tag}: the server's Connections counter did not move (${a} -> ${b})`);
+      });
+    }
+    await test('a verified request still prunes [fcgi]', async () => {
+      const a = await connections();
+      const res = await fresh.send(signed(event()));
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, 'strangers [fcgi]: then a signed event applies');
+      ok((await connections()) - a >= 1, 'strangers [fcgi]: and connects');
+    });
+  } finally {
+    await conn.end();
+  }
+}
+
+// The log line: an svix-id is logged only once verified, and every value
+// from a request is escaped into its field (README: the log line).
+async function logLines() {
+  const forgedId = 'x type=user.deleted object=user_victim outcome=applied status=200 ms=0.1 #';
+  const log = ctx.logPath('loglines');
+  const conf = ctx.config({ log_file: log });
+  const fcgiLog = await ctx.fcgiDriver({ conf, name: 'fcgi-loglines' });
+  // The request lines (a CGI process run as root also warns of that).
+  const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, 'latin1').split('\n').filter((l) => / svix_id=/.test(l)) : []);
+  for (const d of [ctx.cgiDriver({ conf }), fcgiLog]) {
+    await test(`a forged svix-id with a bad signature [${d.name}]`, async () => {
+      const tag = `forged svix-id [${d.name}]`;
+      const from = lines().length;
+      const b = event();
+      const bad = await d.send({ headers: signedHeaders(newSecret(), b, { id: forgedId }), body: b });
+      ctx.expectAnswer(bad, { status: 401, error: 'invalid_signature' }, `${tag}: 401`);
+      const good = signed(event());
+      const res = await d.send(good);
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, `${tag}: then a signed event applies`);
+      const got = lines().slice(from);
+      eq(got.length, 2, `${tag}: two lines`);
+      ok(/ info: svix_id=- type=- object=- outcome=invalid_signature status=401 ms=[0-9.]+$/.test(got[0] || ''),
+        `${tag}: the forged request's line reads svix_id=- (${got[0]})`);
+      eq(got.filter((l) => /outcome=applied/.test(l)).length, 1, `${tag}: outcome=applied once`);
+      ok(got[1] && got[1].includes(` svix_id=${good.headers['svix-id']} type=user.created object=${idOf(good.body)} outcome=applied status=200 `),
+        `${tag}: and that is the real one (${got[1]})`);
+      ok(!got.join('\n').includes('user_victim'), `${tag}: nothing of the forged header is in the log`);
+    });
+    await test(`values from a signed request are escaped [${d.name}]`, async () => {
+      const tag = `escaped [${d.name}]`;
+      const from = lines().length;
+      const type = 'user.created x=1 outcome=applied\\ "é"';
+      const r = signed(event({}, { type }), { id: 'msg_a=b' });
+      const res = await d.send(r);
+      ctx.expectAnswer(res, { status: 200, body: 'ignored' }, `${tag}: a type not handled is ignored`);
+      const got = lines().slice(from);
+      eq(got.length, 1, `${tag}: one line`);
+      const want = ' svix_id=msg_a\\x3db type=user.created\\x20x\\x3d1\\x20outcome\\x3dapplied\\\\\\x20\\x22\\xc3\\xa9\\x22 ';
+      ok(got[0] && got[0].includes(want), `${tag}: the svix-id and type are escaped (${got[0]})`);
+      eq((got[0] || '').match(/ [a-z_]+=/g), [' svix_id=', ' type=', ' object=', ' outcome=', ' status=', ' ms='], `${tag}: and make no field of their own`);
+    });
+    await test(`a detail is quoted [${d.name}]`, async () => {
+      const tag = `detail [${d.name}]`;
+      const from = lines().length;
+      const res = await d.send({ ...signed(event()), contentLength: 'abc' });
+      ctx.expectAnswer(res, { status: 400, error: 'bad_request' }, `${tag}: 400`);
+      const got = lines().slice(from);
+      ok(got.length === 1 && / svix_id=- type=- object=- outcome=bad_request status=400 ms=[0-9.]+ detail="Content-Length is not a decimal number"$/.test(got[0]),
+        `${tag}: detail="..." ends the line (${got[0]})`);
+    });
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 let fcgi;
@@ -791,6 +905,8 @@ try {
   await bodies([ctx.cgi, fcgi, lt]);
   await stored(fcgi, lt);
   await contentLength(ctx.cgi, fcgi, lt);
+  await strangers();
+  await logLines();
 
   const app = await ctx.appColumns('user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV');
   eq(app, { birthday: '1990-01-02', country: 'SE', bio: 'app bio' }, 'app-owned columns of the seed row untouched');
