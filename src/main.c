@@ -4,6 +4,9 @@
  * a FastCGI manager, CGI otherwise, and two subcommands for a shell.
  * SPDX-License-Identifier: ISC
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <time.h>
@@ -84,7 +87,8 @@ configure(struct handler *hd)
 		return;
 	}
 	if (log_open(cf.log_file, cf.log_level) == -1)
-		log_warnx("log_file: cannot open, logging to stderr");
+		log_warnx("log_file: cannot open %s: %s", cf.log_file,
+		    strerror(errno));
 	if ((hd->st = store_open(&cf)) == NULL) {
 		hd->cferr = "out of memory";
 		return;
@@ -180,6 +184,29 @@ maybe_prune(struct handler *hd, int fastcgi)
 		    cf.retention_days);
 }
 
+/*
+ * Whether a web server started this process, which then never runs a
+ * subcommand: RFC 3875 4.4 lets a CGI server pass a query string without
+ * '=' as arguments, so `?check` must not run one for the web. A CGI
+ * request is told by its meta-variables (4.1.4 GATEWAY_INTERFACE, 4.1.12
+ * REQUEST_METHOD: a server that leaves out one still sets the other), a
+ * FastCGI process by the listening socket on stdin that libfcgi accepts
+ * on. A shell, cron or SSH session gives neither: stdin may be a pipe or
+ * a connected socket there, never a listening one.
+ */
+static int
+started_by_web(void)
+{
+	int		 listening = 0;
+	socklen_t	 len = sizeof(listening);
+
+	if (getenv("GATEWAY_INTERFACE") != NULL ||
+	    getenv("REQUEST_METHOD") != NULL)
+		return 1;
+	return getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &len) == 0 && listening != 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -212,11 +239,8 @@ main(int argc, char *argv[])
 	char		 err[256];
 	int		 rc = 1, walk, recorded;
 
-	/*
-	 * RFC 3875 4.4: a CGI server may pass a query string without '='
-	 * as arguments, so `?check` must not run a subcommand for the web.
-	 */
-	if (getenv("GATEWAY_INTERFACE") != NULL)
+	/* Arguments from a web server are ignored: see started_by_web. */
+	if (started_by_web())
 		argc = 1;
 	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
 		printf("clerksync %s\n", CLERKSYNC_VERSION);

@@ -15,6 +15,7 @@ import { newMsgId, newSecret, nowSeconds, signature, signedHeaders } from '../li
 import { sleep, which } from '../lib/procs.mjs';
 import { diag, done, eq, ok, test } from '../lib/tap.mjs';
 import { fcgiSocketDriver } from '../sim/fcgi-client.mjs';
+import { cgiDriver, fcgiDriver } from '../lib/drivers.mjs';
 
 const started = Date.now();
 const loc = locate();
@@ -882,6 +883,56 @@ async function logLines() {
   }
 }
 
+// A web server never runs a subcommand, whatever argv holds (RFC 3875 4.4:
+// a query string without '=' becomes arguments): a CGI request is told by
+// GATEWAY_INTERFACE or REQUEST_METHOD, a FastCGI process by the listening
+// socket on its stdin. A script stands in for a server that passes `check`.
+async function subcommandsFromTheWeb() {
+  const script = (name, unset) => {
+    const file = path.join(ctx.dir, `${name}.sh`);
+    fs.writeFileSync(file, `#!/bin/sh\n${unset ? `unset ${unset}\n` : ''}exec '${ctx.bin.replace(/'/g, `'\\''`)}' check\n`, { mode: 0o755 });
+    return file;
+  };
+  const get = { method: 'GET', headers: {}, contentLength: null };
+  const env = { CLERKSYNC_CONFIG: ctx.conf };
+  const cases = [
+    ['CGI, `check` in argv', () => cgiDriver({ bin: script('argv-check'), env, dir: ctx.dir })],
+    ['CGI without GATEWAY_INTERFACE, `check` in argv', () => cgiDriver({ bin: script('argv-check-nogw', 'GATEWAY_INTERFACE'), env, dir: ctx.dir })],
+    ['FastCGI (spawn-fcgi), `check` in argv', () => fcgiDriver({ bin: script('argv-check-fcgi', 'GATEWAY_INTERFACE'), env, dir: ctx.dir, name: 'fcgi-argv' })],
+  ];
+  for (const [name, make] of cases) {
+    await test(`subcommand from the web: ${name}`, async () => {
+      let d;
+      try {
+        d = ctx.wrap(await make());
+      } catch (e) {
+        ok(false, `${name}: the process serves (${e.message.split('\n')[0]})`);
+        return;
+      }
+      const res = await d.send(get);
+      ctx.expectAnswer(res, { status: 405, error: 'method_not_allowed' }, `${name}: answered as a request, not a subcommand`);
+      ok(!/schema|signing_secret:|database:/.test(res.raw || ''), `${name}: no output of check`);
+    });
+  }
+}
+
+// log_file is never opened through a symbolic link; the warning names the
+// path and the reason, and the answer is unchanged.
+async function logSymlink() {
+  await test('log_file is a symbolic link', async () => {
+    const target = path.join(ctx.dir, 'symlink-target');
+    const link = path.join(ctx.dir, 'symlink.log');
+    fs.writeFileSync(target, '');
+    fs.symlinkSync(target, link);
+    const d = ctx.cgiDriver({ conf: ctx.config({ log_file: link }) });
+    const res = await d.send({ method: 'GET', headers: {}, contentLength: null });
+    ctx.expectAnswer(res, { status: 405, error: 'method_not_allowed' }, 'log_file symlink [cgi]: 405 as ever');
+    ok(res.stderr.includes(`log_file: cannot open ${link}: Too many levels of symbolic links`),
+      `log_file symlink [cgi]: stderr names the path and the reason (${res.stderr.trim().split('\n').pop()})`);
+    eq(fs.readFileSync(target, 'utf8'), '', 'log_file symlink [cgi]: nothing written through the link');
+  });
+}
+
 // ---------------------------------------------------------------- run
 
 let fcgi;
@@ -907,6 +958,8 @@ try {
   await contentLength(ctx.cgi, fcgi, lt);
   await strangers();
   await logLines();
+  await subcommandsFromTheWeb();
+  await logSymlink();
 
   const app = await ctx.appColumns('user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV');
   eq(app, { birthday: '1990-01-02', country: 'SE', bio: 'app bio' }, 'app-owned columns of the seed row untouched');
