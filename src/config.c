@@ -20,7 +20,11 @@ const char *const config_key_names[CONFIG__MAX] = {
 	"timestamp_tolerance", "max_body", "log_file", "log_level",
 	"sync_private_metadata", "keep_deleted_data", "event_retention_days",
 	"events", "clerk_secret_key", "clerk_api_url", "clerk_ca_file",
-	"clerk_rate_limit"
+	"clerk_rate_limit", "db_tls", "db_tls_ca"
+};
+
+const char *const config_tls_names[CONFIG_TLS__MAX] = {
+	"off", "on", "verify"
 };
 
 static int
@@ -446,6 +450,25 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 			FAIL(CONFIG_DB_PORT, "expected a number in 1..65535");
 		cf->db_port = (unsigned int)n;
 	}
+
+	cf->db_tls = CONFIG_TLS_OFF;
+	if ((v = cf->raw[CONFIG_DB_TLS]) != NULL && *v != '\0') {
+		for (k = 0; k < CONFIG_TLS__MAX; k++)
+			if (strcmp(v, config_tls_names[k]) == 0)
+				break;
+		if (k == CONFIG_TLS__MAX)
+			FAIL(CONFIG_DB_TLS, "expected off, on or verify");
+		cf->db_tls = (enum config_tls)k;
+	}
+	cf->db_tls_ca = cf->raw[CONFIG_DB_TLS_CA];
+	if (cf->db_tls_ca != NULL && *cf->db_tls_ca == '\0')
+		cf->db_tls_ca = NULL;
+	/* A CA that is not used would let one believe the server checked. */
+	if (cf->db_tls_ca != NULL && cf->db_tls != CONFIG_TLS_VERIFY)
+		FAIL(CONFIG_DB_TLS_CA, "is used only with db_tls = verify");
+	if (cf->db_tls_ca != NULL && access(cf->db_tls_ca, R_OK) == -1)
+		FAIL(CONFIG_DB_TLS_CA, "cannot read the file: %s",
+		    strerror(errno));
 
 	if (cf->db_host != NULL && parse_hosts(cf) == -1)
 		FAIL(CONFIG_DB_HOST, "expected up to %d hosts, each host or "
