@@ -96,6 +96,45 @@ configure(struct handler *hd)
 	hd->cf = &cf;
 }
 
+/* A host that is not this machine: its traffic crosses a network. */
+static int
+remote_host(const char *h)
+{
+	return h != NULL && strcmp(h, "localhost") != 0 &&
+	    strncmp(h, "127.", 4) != 0 && strcmp(h, "::1") != 0;
+}
+
+/*
+ * `check` says whether the connection is encrypted, with what, and what
+ * was verified; a remote database reached in clear gets a warning. -1
+ * when db_tls asked for TLS and the connection has none.
+ */
+static int
+check_tls(struct handler *hd)
+{
+	const char	*cipher = store_cipher(hd->st);
+	size_t		 i;
+	int		 remote = 0;
+
+	for (i = 0; i < cf.ndb_hosts; i++)
+		remote |= remote_host(cf.db_hosts[i]);
+	if (cipher != NULL) {
+		printf("tls: encrypted (%s), %s\n", cipher,
+		    cf.db_tls == CONFIG_TLS_VERIFY ? "certificate and host "
+		    "name verified" : "the certificate is not verified "
+		    "(db_tls = on)");
+		return 0;
+	}
+	if (cf.db_tls != CONFIG_TLS_OFF) {
+		printf("tls: not encrypted, though db_tls = %s\n",
+		    config_tls_names[cf.db_tls]);
+		return -1;
+	}
+	printf("tls: off, not encrypted%s\n", remote && cf.db_socket == NULL ?
+	    ": a remote database in clear; set db_tls = verify" : "");
+	return 0;
+}
+
 static int
 cmd_check(struct handler *hd)
 {
@@ -117,6 +156,8 @@ cmd_check(struct handler *hd)
 	}
 	printf("database: connected to %s as %s\n", cf.db_socket ?
 	    cf.db_socket : cf.db_host ? cf.db_host : "localhost", cf.db_user);
+	if (check_tls(hd) == -1)
+		return 1;
 	if (version < want) {
 		printf("schema: version %d, expected %d: run `clerksync.fcgi "
 		    "migrate` or import schema/ with phpMyAdmin\n", version,

@@ -933,6 +933,43 @@ async function logSymlink() {
   });
 }
 
+// Database error text can quote a row: a duplicate key names the value,
+// a trigger's SIGNAL says what the app wrote. The log keeps the number,
+// the SQLSTATE and a fixed phrase; the answer is 500 as before.
+async function dbErrorText() {
+  const log = ctx.logPath('dberrors');
+  const d = await ctx.fcgiDriver({ conf: ctx.config({ log_file: log }), name: 'fcgi-dberrors' });
+  const text = () => (fs.existsSync(log) ? fs.readFileSync(log, 'latin1') : '');
+  const email = `dup-${MARK.toLowerCase()}@example.com`;
+  const withEmail = () => event({ email_addresses: [{ ...base().data.email_addresses[0], email_address: email }] });
+  await test('database error text: a duplicate entry', async () => {
+    await ctx.db.query('CREATE TABLE hostile_emails (email VARCHAR(320) PRIMARY KEY)');
+    await ctx.db.query('CREATE TRIGGER hostile_dup BEFORE INSERT ON users FOR EACH ROW INSERT INTO hostile_emails VALUES (NEW.email)');
+    try {
+      await applied(d, 'database error text: the first user with the address', () => signed(withEmail()));
+      await refused(d, 'database error text: a second user with the same address (1062 from a trigger)', () => signed(withEmail()), { status: 500, error: 'internal' });
+      const t = text();
+      ok(/ error: svix_id=msg_\S+ error="execute: 1062 \(SQLSTATE 23000\) duplicate entry for a unique key; the server's text may quote row data and is not logged"/.test(t),
+        `database error text: 1062 is logged as its number, SQLSTATE and a phrase (${t.split('\n').find((l) => l.includes('1062'))})`);
+      ok(!t.includes(email) && !t.includes('Duplicate entry'), 'database error text: the address is not in the log');
+    } finally {
+      await ctx.db.query('DROP TRIGGER IF EXISTS hostile_dup');
+      await ctx.db.query('DROP TABLE IF EXISTS hostile_emails');
+    }
+  });
+  await test('database error text: a SIGNAL quoting the row', async () => {
+    await ctx.db.query("CREATE TRIGGER hostile_say BEFORE INSERT ON users FOR EACH ROW BEGIN DECLARE m VARCHAR(400); SET m = CONCAT('no thanks ', NEW.email); SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = m; END");
+    try {
+      await refused(d, 'database error text: a trigger refuses the row with its address', () => signed(withEmail()), { status: 500, error: 'internal' });
+      const t = text();
+      ok(/ error="execute: 1644 \(SQLSTATE 45000\) raised by a trigger or procedure \(SIGNAL\); /.test(t), 'database error text: 1644 as its number, SQLSTATE and a phrase');
+      ok(!t.includes(email) && !t.includes('no thanks'), 'database error text: the trigger\'s words are not in the log');
+    } finally {
+      await ctx.db.query('DROP TRIGGER IF EXISTS hostile_say');
+    }
+  });
+}
+
 // ---------------------------------------------------------------- run
 
 let fcgi;
@@ -960,6 +997,7 @@ try {
   await logLines();
   await subcommandsFromTheWeb();
   await logSymlink();
+  await dbErrorText();
 
   const app = await ctx.appColumns('user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV');
   eq(app, { birthday: '1990-01-02', country: 'SE', bio: 'app bio' }, 'app-owned columns of the seed row untouched');
