@@ -130,8 +130,8 @@ check_tls(struct handler *hd)
 		    config_tls_names[cf.db_tls]);
 		return -1;
 	}
-	printf("tls: off, not encrypted%s\n", remote && cf.db_socket == NULL ?
-	    ": a remote database in clear; set db_tls = verify" : "");
+	printf("tls: off, not encrypted%s\n", remote ? ": a remote database "
+	    "in clear; set db_tls = verify" : "");
 	return 0;
 }
 
@@ -229,11 +229,11 @@ maybe_prune(struct handler *hd, int fastcgi)
  * Whether a web server started this process, which then never runs a
  * subcommand: RFC 3875 4.4 lets a CGI server pass a query string without
  * '=' as arguments, so `?check` must not run one for the web. A CGI
- * request is told by its meta-variables (4.1.4 GATEWAY_INTERFACE, 4.1.12
- * REQUEST_METHOD: a server that leaves out one still sets the other), a
- * FastCGI process by the listening socket on stdin that libfcgi accepts
- * on. A shell, cron or SSH session gives neither: stdin may be a pipe or
- * a connected socket there, never a listening one.
+ * request is told by either of two meta-variables that every server must
+ * set (4.1.4 GATEWAY_INTERFACE, 4.1.12 REQUEST_METHOD), a FastCGI process
+ * by the listening socket on stdin that libfcgi accepts on. A shell, cron
+ * or SSH session gives none: stdin may be a pipe or a connected socket
+ * there, never a listening one.
  */
 static int
 started_by_web(void)

@@ -338,6 +338,12 @@ db_err(struct store *st, const char *what, const char *state,
 	case ER_NET_READ_INTERRUPTED:
 	case ER_NET_ERROR_ON_WRITE:
 	case ER_NET_WRITE_INTERRUPTED:
+	case ER_CANT_LOCK:
+	case ER_LOCK_TABLE_FULL:
+	case ER_OUT_OF_RESOURCES:
+	case ER_OUTOFMEMORY:
+	case 1927:	/* connection killed */
+	case 4031:	/* MySQL 8: idle client disconnected */
 		snprintf(err, errsz, "%s: %u %s", what, code, text);
 		return;
 	case ER_DUP_ENTRY:
