@@ -35,7 +35,7 @@ endif
 
 MODULES = backfill clerkapi config event handler http json log num sig status store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
-UNITS   = num sig json event config
+UNITS   = num sig json event config log
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \

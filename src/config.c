@@ -52,6 +52,10 @@ struct config_valid {
 #define FIELD(f)	.offset = offsetof(struct config, f),		\
 			.size = sizeof(((struct config *)NULL)->f)
 
+const char *const config_tls_names[CONFIG_TLS__MAX] = {
+	"off", "on", "verify"
+};
+
 static const char *const event_words[] = {
 	"users", "organizations", "memberships"
 };
@@ -115,6 +119,11 @@ static const struct config_valid config_valid[CONFIG__MAX] = {
 	    .kind = CONFIG_KIND_TEXT, FIELD(clerk_ca_file) },
 	[CONFIG_CLERK_RATE_LIMIT] = { .key = "clerk_rate_limit",
 	    .kind = CONFIG_KIND_RATE },
+	[CONFIG_DB_TLS] = { .key = "db_tls", .kind = CONFIG_KIND_CHOICE,
+	    .max = CONFIG_TLS__MAX, .def = CONFIG_TLS_OFF,
+	    .words = config_tls_names, FIELD(db_tls) },
+	[CONFIG_DB_TLS_CA] = { .key = "db_tls_ca", .kind = CONFIG_KIND_TEXT,
+	    FIELD(db_tls_ca) },
 };
 
 static int
@@ -926,6 +935,17 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 			    first && config_check(cf, k, err, errsz) == -1)
 				return -1;
 	err[0] = '\0';
+	/* A CA that is not used would let one believe the server checked. */
+	if (cf->db_tls_ca != NULL && cf->db_tls != CONFIG_TLS_VERIFY) {
+		snprintf(err, errsz, "db_tls_ca: is used only with "
+		    "db_tls = verify");
+		return -1;
+	}
+	if (cf->db_tls_ca != NULL && access(cf->db_tls_ca, R_OK) == -1) {
+		snprintf(err, errsz, "db_tls_ca: cannot read the file: %s",
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 oom:
 	snprintf(err, errsz, "out of memory");

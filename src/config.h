@@ -53,8 +53,20 @@ enum config_key {
 	CONFIG_CLERK_API_URL,
 	CONFIG_CLERK_CA_FILE,
 	CONFIG_CLERK_RATE_LIMIT,
+	CONFIG_DB_TLS,
+	CONFIG_DB_TLS_CA,
 	CONFIG__MAX
 };
+
+/* db_tls: what the connection to the database asks of TLS. */
+enum config_tls {
+	CONFIG_TLS_OFF,		/* plain (a local socket needs no more) */
+	CONFIG_TLS_ON,		/* encrypted, the certificate not checked */
+	CONFIG_TLS_VERIFY,	/* encrypted, chain and host name checked */
+	CONFIG_TLS__MAX
+};
+
+extern const char *const config_tls_names[CONFIG_TLS__MAX];
 
 /* Event families, the words of the events setting. */
 #define CONFIG_EVENTS_USERS		0x1
@@ -79,6 +91,8 @@ struct config {
 	char		*db_password;
 	char		*db_name;
 	unsigned int	 db_port;		/* 0: library default */
+	enum config_tls	 db_tls;
+	const char	*db_tls_ca;		/* NULL: the system's CAs */
 	char		 table_prefix[CONFIG_PREFIX_MAX + 1];
 	long long	 tolerance;
 	size_t		 max_body;

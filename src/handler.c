@@ -71,7 +71,10 @@ static const enum reply store_reply[STORE__MAX] = {
 	[STORE_FAILED] = R_INTERNAL,
 };
 
-/* What one request leaves for its log line. */
+/*
+ * What one request leaves for its log line: the svix-id once verified,
+ * the type and object id once parsed (all escaped when logged).
+ */
 struct req {
 	const char	*svix_id;
 	const char	*type;
@@ -200,7 +203,6 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 		rq->detail = "a signature header is too long";
 		return R_BAD_REQUEST;
 	}
-	rq->svix_id = id;
 
 	if ((*body = body_buffer((size_t)len)) == NULL) {
 		snprintf(err, errsz, "out of memory for %lld bytes", len);
@@ -223,6 +225,8 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 		    "characters";
 		return R_PAYLOAD;
 	}
+	/* Only now is the id Svix's, not a stranger's: it may be logged. */
+	rq->svix_id = id;
 	if (event_parse(*body, (size_t)len, cf->sync_private_metadata,
 	    cf->events, ev, &rq->detail) == -1)
 		return R_PAYLOAD;
@@ -235,7 +239,7 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 	    ev->timestamp >= 0 ? ev->timestamp : ts * 1000, err, errsz)];
 }
 
-void
+int
 handler_serve(struct handler *hd, struct http *h)
 {
 	struct req	 rq = { NULL, NULL, NULL, NULL };
@@ -243,7 +247,8 @@ handler_serve(struct handler *hd, struct http *h)
 	struct timespec	 t0, t1;
 	char		*body = NULL;
 	char		 err[512] = "";
-	char		 sid[STORE_SVIX_ID_MAX + 1];
+	char		 sid[LOG_VALUE_MAX], type[LOG_VALUE_MAX];
+	char		 obj[LOG_VALUE_MAX], words[sizeof(err) * 4];
 	enum reply	 r;
 	double		 ms;
 
@@ -255,16 +260,24 @@ handler_serve(struct handler *hd, struct http *h)
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 
-	snprintf(sid, sizeof(sid), "%s", rq.svix_id ? rq.svix_id : "-");
+	/*
+	 * Each value that came with the request is escaped into one field
+	 * (log_value), each phrase quoted, so that no request can write
+	 * "outcome=applied" into the line of another.
+	 */
+	log_value(sid, sizeof(sid), rq.svix_id);
 	if (err[0] != '\0')
-		log_errx("svix_id=%s %s", sid, err);
+		log_errx("svix_id=%s error=%s", sid,
+		    log_quoted(words, sizeof(words), err));
 	if (ev.warning != NULL)
-		log_warnx("svix_id=%s %s", sid, ev.warning);
-	log_info("svix_id=%s type=%.64s object=%.64s outcome=%s status=%d "
-	    "ms=%.1f%s%s",
-	    sid, rq.type ? rq.type : "-", rq.object ? rq.object : "-",
-	    replies[r].word, replies[r].status, ms,
-	    rq.detail ? " detail=" : "", rq.detail ? rq.detail : "");
+		log_warnx("svix_id=%s warning=%s", sid,
+		    log_quoted(words, sizeof(words), ev.warning));
+	log_info("svix_id=%s type=%s object=%s outcome=%s status=%d "
+	    "ms=%.1f%s%s", sid, log_value(type, sizeof(type), rq.type),
+	    log_value(obj, sizeof(obj), rq.object), replies[r].word,
+	    replies[r].status, ms, rq.detail ? " detail=" : "",
+	    rq.detail ? log_quoted(words, sizeof(words), rq.detail) : "");
 	event_free(&ev);
 	body_release();
+	return r == R_APPLIED || r == R_DUPLICATE || r == R_STALE;
 }

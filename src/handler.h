@@ -19,7 +19,11 @@ struct handler {
 	struct store		*st;
 };
 
-/* Answer the request in hand and log one line about it. */
-void	handler_serve(struct handler *, struct http *);
+/*
+ * Answer the request in hand and log one line about it. Returns 1 when
+ * the request was verified and the store recorded it (applied, stale or
+ * duplicate: a connection is open), else 0.
+ */
+int	handler_serve(struct handler *, struct http *);
 
 #endif

@@ -4,6 +4,8 @@
  * a FastCGI manager, CGI otherwise, and two subcommands for a shell.
  * SPDX-License-Identifier: ISC
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -113,6 +115,45 @@ configure(struct handler *hd)
 	hd->cf = &cf;
 }
 
+/* A host that is not this machine: its traffic crosses a network. */
+static int
+remote_host(const char *h)
+{
+	return h != NULL && strcmp(h, "localhost") != 0 &&
+	    strncmp(h, "127.", 4) != 0 && strcmp(h, "::1") != 0;
+}
+
+/*
+ * `check` says whether the connection is encrypted, with what, and what
+ * was verified; a remote database reached in clear gets a warning. -1
+ * when db_tls asked for TLS and the connection has none.
+ */
+static int
+check_tls(struct handler *hd)
+{
+	const char	*cipher = store_cipher(hd->st);
+	size_t		 i;
+	int		 remote = 0;
+
+	for (i = 0; i < cf.ndb_hosts; i++)
+		remote |= remote_host(cf.db_hosts[i]);
+	if (cipher != NULL) {
+		printf("tls: encrypted (%s), %s\n", cipher,
+		    cf.db_tls == CONFIG_TLS_VERIFY ? "certificate and host "
+		    "name verified" : "the certificate is not verified "
+		    "(db_tls = on)");
+		return 0;
+	}
+	if (cf.db_tls != CONFIG_TLS_OFF) {
+		printf("tls: not encrypted, though db_tls = %s\n",
+		    config_tls_names[cf.db_tls]);
+		return -1;
+	}
+	printf("tls: off, not encrypted%s\n", remote ? ": a remote database "
+	    "in clear; set db_tls = verify" : "");
+	return 0;
+}
+
 static int
 cmd_check(struct handler *hd)
 {
@@ -138,6 +179,8 @@ cmd_check(struct handler *hd)
 	}
 	printf("database: connected to %s as %s\n", cf.db_socket ?
 	    cf.db_socket : cf.db_host ? cf.db_host : "localhost", cf.db_user);
+	if (check_tls(hd) == -1)
+		return 1;
 	if (version < want) {
 		printf("schema: version %d, expected %d: run `clerksync.fcgi "
 		    "migrate` or import schema/ with phpMyAdmin\n", version,
@@ -180,7 +223,10 @@ cmd_migrate(struct handler *hd)
 /*
  * Old events rows go after the answer has been flushed, so pruning never
  * delays a delivery: hourly in a persistent process, and on about one
- * request in PRUNE_ODDS under CGI, where every process is new.
+ * request in PRUNE_ODDS under CGI, where every process is new. The
+ * caller prunes only after a request that was verified and recorded
+ * (SPEC section 1: no database work before the signature), so a stranger
+ * never makes clerksync connect, and the connection is already open.
  */
 static void
 maybe_prune(struct handler *hd, int fastcgi)
@@ -200,6 +246,29 @@ maybe_prune(struct handler *hd, int fastcgi)
 	else if (n > 0)
 		log_info("pruned %lld events rows older than %d days", n,
 		    cf.retention_days);
+}
+
+/*
+ * Whether a web server started this process, which then never runs a
+ * subcommand: RFC 3875 4.4 lets a CGI server pass a query string without
+ * '=' as arguments, so `?check` must not run one for the web. A CGI
+ * request is told by either of two meta-variables that every server must
+ * set (4.1.4 GATEWAY_INTERFACE, 4.1.12 REQUEST_METHOD), a FastCGI process
+ * by the listening socket on stdin that libfcgi accepts on. A shell, cron
+ * or SSH session gives none: stdin may be a pipe or a connected socket
+ * there, never a listening one.
+ */
+static int
+started_by_web(void)
+{
+	int		 listening = 0;
+	socklen_t	 len = sizeof(listening);
+
+	if (getenv("GATEWAY_INTERFACE") != NULL ||
+	    getenv("REQUEST_METHOD") != NULL)
+		return 1;
+	return getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &len) == 0 && listening != 0;
 }
 
 static void
@@ -237,13 +306,10 @@ main(int argc, char *argv[])
 	struct http	*h = NULL;
 	const char	*p;
 	char		 err[256];
-	int		 rc = 1, walk, stat;
+	int		 rc = 1, walk, stat, recorded;
 
-	/*
-	 * RFC 3875 4.4: a CGI server may pass a query string without '='
-	 * as arguments, so `?check` must not run a subcommand for the web.
-	 */
-	if (getenv("GATEWAY_INTERFACE") != NULL)
+	/* Arguments from a web server are ignored: see started_by_web. */
+	if (started_by_web())
 		argc = 1;
 	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
 		printf("clerksync %s\n", CLERKSYNC_VERSION);
@@ -320,9 +386,10 @@ main(int argc, char *argv[])
 			config_param = NULL;
 		} else if (hd.cf == NULL && http_is_fastcgi(h))
 			configure(&hd);
-		handler_serve(&hd, h);
+		recorded = handler_serve(&hd, h);
 		http_finish(h);
-		maybe_prune(&hd, http_is_fastcgi(h));
+		if (recorded)
+			maybe_prune(&hd, http_is_fastcgi(h));
 	}
 	rc = 0;
 out:

@@ -69,6 +69,12 @@ int		 store_probe(struct store *st, int *version, char *err,
 		    size_t errsz);
 
 /*
+ * For `check`, after store_probe: the TLS cipher of the connection, or
+ * NULL when it is not encrypted or not open.
+ */
+const char	*store_cipher(struct store *st);
+
+/*
  * For `migrate`: run each compiled-in schema file newer than the recorded
  * version, with table_prefix put before every table name. *from and *to
  * receive the versions before and after. Returns 0 or -1 with err set.

@@ -15,6 +15,7 @@ import { newMsgId, newSecret, nowSeconds, signature, signedHeaders } from '../li
 import { sleep, which } from '../lib/procs.mjs';
 import { diag, done, eq, ok, test } from '../lib/tap.mjs';
 import { fcgiSocketDriver } from '../sim/fcgi-client.mjs';
+import { cgiDriver, fcgiDriver } from '../lib/drivers.mjs';
 
 const started = Date.now();
 const loc = locate();
@@ -768,6 +769,209 @@ async function contentLength(cgi, fcgi, lt) {
   });
 }
 
+// SPEC 1: no database work of any kind before the signature is verified,
+// pruning included. The server's Connections counter (every connection
+// attempt) is read before and after on one separate connection, whose own
+// connecting is done before the first read: it must not move. Under CGI
+// pruning was decided by the pid (1 in 100), so 500 processes reach it;
+// a fresh FastCGI process pruned on its first request of any kind.
+async function strangers() {
+  const body = () => event();
+  const kinds = [
+    ['GET', () => ({ method: 'GET', headers: {}, contentLength: null })],
+    ['HEAD', () => ({ method: 'HEAD', headers: {}, contentLength: null })],
+    ['PUT', () => ({ method: 'PUT', headers: {}, body: body() })],
+    ['DELETE', () => ({ method: 'DELETE', headers: {}, body: body() })],
+    ['OPTIONS', () => ({ method: 'OPTIONS', headers: {}, contentLength: null })],
+    ['POST without a signature', () => ({ headers: {}, body: body() })],
+    ['POST with a bad signature', () => {
+      const b = body();
+      return { headers: signedHeaders(newSecret(), b), body: b };
+    }],
+  ];
+  // Under a wrapper (valgrind: over a second a process) 5 of each kind:
+  // that pass looks for memory errors; the release pass counts 500.
+  const N = process.env.CLERKSYNC_WRAP ? 35 : 500;
+  const conn = await ctx.db.rootConnection();
+  const connections = async () => Number((await conn.query("SHOW GLOBAL STATUS LIKE 'Connections'"))[0][0].Value);
+  try {
+    const fresh = await ctx.fcgiDriver({ name: 'fcgi-strangers' });
+    for (const d of [ctx.cgi, fresh]) {
+      await test(`${N} unsigned requests open no database connection [${d.name}]`, async () => {
+        const tag = `strangers [${d.name}]`;
+        const a = await connections();
+        eq(await connections(), a, `${tag}: reading the counter adds nothing to it`);
+        const statuses = {};
+        let next = 0;
+        const worker = async () => {
+          while (next < N) {
+            const [name, req] = kinds[next++ % kinds.length];
+            const res = await d.send(req());
+            statuses[name] = statuses[name] || new Set();
+            statuses[name].add(res.status);
+          }
+        };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        const seen = Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, [...v].sort().join(',')]));
+        eq(seen, {
+          GET: '405', HEAD: '405', PUT: '405', DELETE: '405', OPTIONS: '405',
+          'POST without a signature': '400', 'POST with a bad signature': '401',
+        }, `${tag}: every one refused`);
+        const b = await connections();
+        eq(b - a, 0, `${tag}: the server's Connections counter did not move (${a} -> ${b})`);
+      });
+    }
+    await test('a verified request still prunes [fcgi]', async () => {
+      const a = await connections();
+      const res = await fresh.send(signed(event()));
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, 'strangers [fcgi]: then a signed event applies');
+      ok((await connections()) - a >= 1, 'strangers [fcgi]: and connects');
+    });
+  } finally {
+    await conn.end();
+  }
+}
+
+// The log line: an svix-id is logged only once verified, and every value
+// from a request is escaped into its field (README: the log line).
+async function logLines() {
+  const forgedId = 'x type=user.deleted object=user_victim outcome=applied status=200 ms=0.1 #';
+  const log = ctx.logPath('loglines');
+  const conf = ctx.config({ log_file: log });
+  const fcgiLog = await ctx.fcgiDriver({ conf, name: 'fcgi-loglines' });
+  // The request lines (a CGI process run as root also warns of that).
+  const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, 'latin1').split('\n').filter((l) => / svix_id=/.test(l)) : []);
+  for (const d of [ctx.cgiDriver({ conf }), fcgiLog]) {
+    await test(`a forged svix-id with a bad signature [${d.name}]`, async () => {
+      const tag = `forged svix-id [${d.name}]`;
+      const from = lines().length;
+      const b = event();
+      const bad = await d.send({ headers: signedHeaders(newSecret(), b, { id: forgedId }), body: b });
+      ctx.expectAnswer(bad, { status: 401, error: 'invalid_signature' }, `${tag}: 401`);
+      const good = signed(event());
+      const res = await d.send(good);
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, `${tag}: then a signed event applies`);
+      const got = lines().slice(from);
+      eq(got.length, 2, `${tag}: two lines`);
+      ok(/ info: svix_id=- type=- object=- outcome=invalid_signature status=401 ms=[0-9.]+$/.test(got[0] || ''),
+        `${tag}: the forged request's line reads svix_id=- (${got[0]})`);
+      eq(got.filter((l) => /outcome=applied/.test(l)).length, 1, `${tag}: outcome=applied once`);
+      ok(got[1] && got[1].includes(` svix_id=${good.headers['svix-id']} type=user.created object=${idOf(good.body)} outcome=applied status=200 `),
+        `${tag}: and that is the real one (${got[1]})`);
+      ok(!got.join('\n').includes('user_victim'), `${tag}: nothing of the forged header is in the log`);
+    });
+    await test(`values from a signed request are escaped [${d.name}]`, async () => {
+      const tag = `escaped [${d.name}]`;
+      const from = lines().length;
+      const type = 'user.created x=1 outcome=applied\\ "é"';
+      const r = signed(event({}, { type }), { id: 'msg_a=b' });
+      const res = await d.send(r);
+      ctx.expectAnswer(res, { status: 200, body: 'ignored' }, `${tag}: a type not handled is ignored`);
+      const got = lines().slice(from);
+      eq(got.length, 1, `${tag}: one line`);
+      const want = ' svix_id=msg_a\\x3db type=user.created\\x20x\\x3d1\\x20outcome\\x3dapplied\\\\\\x20\\x22\\xc3\\xa9\\x22 ';
+      ok(got[0] && got[0].includes(want), `${tag}: the svix-id and type are escaped (${got[0]})`);
+      eq((got[0] || '').match(/ [a-z_]+=/g), [' svix_id=', ' type=', ' object=', ' outcome=', ' status=', ' ms='], `${tag}: and make no field of their own`);
+    });
+    await test(`a detail is quoted [${d.name}]`, async () => {
+      const tag = `detail [${d.name}]`;
+      const from = lines().length;
+      const res = await d.send({ ...signed(event()), contentLength: 'abc' });
+      ctx.expectAnswer(res, { status: 400, error: 'bad_request' }, `${tag}: 400`);
+      const got = lines().slice(from);
+      ok(got.length === 1 && / svix_id=- type=- object=- outcome=bad_request status=400 ms=[0-9.]+ detail="Content-Length is not a decimal number"$/.test(got[0]),
+        `${tag}: detail="..." ends the line (${got[0]})`);
+    });
+  }
+}
+
+// A web server never runs a subcommand, whatever argv holds (RFC 3875 4.4:
+// a query string without '=' becomes arguments): a CGI request is told by
+// GATEWAY_INTERFACE or REQUEST_METHOD, a FastCGI process by the listening
+// socket on its stdin. A script stands in for a server that passes `check`.
+async function subcommandsFromTheWeb() {
+  const script = (name, unset) => {
+    const file = path.join(ctx.dir, `${name}.sh`);
+    fs.writeFileSync(file, `#!/bin/sh\n${unset ? `unset ${unset}\n` : ''}exec '${ctx.bin.replace(/'/g, `'\\''`)}' check\n`, { mode: 0o755 });
+    return file;
+  };
+  const get = { method: 'GET', headers: {}, contentLength: null };
+  const env = { CLERKSYNC_CONFIG: ctx.conf };
+  const cases = [
+    ['CGI, `check` in argv', () => cgiDriver({ bin: script('argv-check'), env, dir: ctx.dir })],
+    ['CGI without GATEWAY_INTERFACE, `check` in argv', () => cgiDriver({ bin: script('argv-check-nogw', 'GATEWAY_INTERFACE'), env, dir: ctx.dir })],
+    ['FastCGI (spawn-fcgi), `check` in argv', () => fcgiDriver({ bin: script('argv-check-fcgi', 'GATEWAY_INTERFACE'), env, dir: ctx.dir, name: 'fcgi-argv' })],
+  ];
+  for (const [name, make] of cases) {
+    await test(`subcommand from the web: ${name}`, async () => {
+      let d;
+      try {
+        d = ctx.wrap(await make());
+      } catch (e) {
+        ok(false, `${name}: the process serves (${e.message.split('\n')[0]})`);
+        return;
+      }
+      const res = await d.send(get);
+      ctx.expectAnswer(res, { status: 405, error: 'method_not_allowed' }, `${name}: answered as a request, not a subcommand`);
+      ok(!/schema|signing_secret:|database:/.test(res.raw || ''), `${name}: no output of check`);
+    });
+  }
+}
+
+// log_file is never opened through a symbolic link; the warning names the
+// path and the reason, and the answer is unchanged.
+async function logSymlink() {
+  await test('log_file is a symbolic link', async () => {
+    const target = path.join(ctx.dir, 'symlink-target');
+    const link = path.join(ctx.dir, 'symlink.log');
+    fs.writeFileSync(target, '');
+    fs.symlinkSync(target, link);
+    const d = ctx.cgiDriver({ conf: ctx.config({ log_file: link }) });
+    const res = await d.send({ method: 'GET', headers: {}, contentLength: null });
+    ctx.expectAnswer(res, { status: 405, error: 'method_not_allowed' }, 'log_file symlink [cgi]: 405 as ever');
+    ok(res.stderr.includes(`log_file: cannot open ${link}: Too many levels of symbolic links`),
+      `log_file symlink [cgi]: stderr names the path and the reason (${res.stderr.trim().split('\n').pop()})`);
+    eq(fs.readFileSync(target, 'utf8'), '', 'log_file symlink [cgi]: nothing written through the link');
+  });
+}
+
+// Database error text can quote a row: a duplicate key names the value,
+// a trigger's SIGNAL says what the app wrote. The log keeps the number,
+// the SQLSTATE and a fixed phrase; the answer is 500 as before.
+async function dbErrorText() {
+  const log = ctx.logPath('dberrors');
+  const d = await ctx.fcgiDriver({ conf: ctx.config({ log_file: log }), name: 'fcgi-dberrors' });
+  const text = () => (fs.existsSync(log) ? fs.readFileSync(log, 'latin1') : '');
+  const email = `dup-${MARK.toLowerCase()}@example.com`;
+  const withEmail = () => event({ email_addresses: [{ ...base().data.email_addresses[0], email_address: email }] });
+  await test('database error text: a duplicate entry', async () => {
+    await ctx.db.query('CREATE TABLE hostile_emails (email VARCHAR(320) PRIMARY KEY)');
+    await ctx.db.query('CREATE TRIGGER hostile_dup BEFORE INSERT ON users FOR EACH ROW INSERT INTO hostile_emails VALUES (NEW.email)');
+    try {
+      await applied(d, 'database error text: the first user with the address', () => signed(withEmail()));
+      await refused(d, 'database error text: a second user with the same address (1062 from a trigger)', () => signed(withEmail()), { status: 500, error: 'internal' });
+      const t = text();
+      ok(/ error: svix_id=msg_\S+ error="execute: 1062 \(SQLSTATE 23000\) duplicate entry for a unique key; the server's text may quote row data and is not logged"/.test(t),
+        `database error text: 1062 is logged as its number, SQLSTATE and a phrase (${t.split('\n').find((l) => l.includes('1062'))})`);
+      ok(!t.includes(email) && !t.includes('Duplicate entry'), 'database error text: the address is not in the log');
+    } finally {
+      await ctx.db.query('DROP TRIGGER IF EXISTS hostile_dup');
+      await ctx.db.query('DROP TABLE IF EXISTS hostile_emails');
+    }
+  });
+  await test('database error text: a SIGNAL quoting the row', async () => {
+    await ctx.db.query("CREATE TRIGGER hostile_say BEFORE INSERT ON users FOR EACH ROW BEGIN DECLARE m VARCHAR(400); SET m = CONCAT('no thanks ', NEW.email); SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = m; END");
+    try {
+      await refused(d, 'database error text: a trigger refuses the row with its address', () => signed(withEmail()), { status: 500, error: 'internal' });
+      const t = text();
+      ok(/ error="execute: 1644 \(SQLSTATE 45000\) raised by a trigger or procedure \(SIGNAL\); /.test(t), 'database error text: 1644 as its number, SQLSTATE and a phrase');
+      ok(!t.includes(email) && !t.includes('no thanks'), 'database error text: the trigger\'s words are not in the log');
+    } finally {
+      await ctx.db.query('DROP TRIGGER IF EXISTS hostile_say');
+    }
+  });
+}
+
 // ---------------------------------------------------------------- run
 
 let fcgi;
@@ -791,6 +995,11 @@ try {
   await bodies([ctx.cgi, fcgi, lt]);
   await stored(fcgi, lt);
   await contentLength(ctx.cgi, fcgi, lt);
+  await strangers();
+  await logLines();
+  await subcommandsFromTheWeb();
+  await logSymlink();
+  await dbErrorText();
 
   const app = await ctx.appColumns('user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV');
   eq(app, { birthday: '1990-01-02', country: 'SE', bio: 'app bio' }, 'app-owned columns of the seed row untouched');

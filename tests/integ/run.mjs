@@ -16,6 +16,7 @@ import * as organizations from './cases/organizations.mjs';
 import * as outage from './cases/outage.mjs';
 import * as persistent from './cases/persistent.mjs';
 import * as quoting from './cases/quoting.mjs';
+import * as tls from './cases/tls.mjs';
 
 const started = Date.now();
 const loc = locate();
@@ -56,6 +57,7 @@ try {
   await outage.run(ctx, fcgi);
   await outage.run(ctx, lighttpd, { warm: 4 });
   await maintenance.run(ctx);
+  await tls.run(ctx);
   await config.run(ctx);
   await deploy.run(ctx);
   await test('no secrets leak', () => config.noSecretsLeak(ctx));

@@ -100,6 +100,18 @@ good(void)
 	    "Backend API settings");
 	config_free(&cf);
 	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.db_tls == CONFIG_TLS_OFF && cf.db_tls_ca == NULL,
+	    "db_tls: off by default");
+	config_free(&cf);
+	ok(load(BASE "db_tls = on\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.db_tls == CONFIG_TLS_ON && cf.db_tls_ca == NULL, "db_tls = on");
+	config_free(&cf);
+	ok(load(BASE "db_tls = verify\ndb_tls_ca = /etc/passwd\n", NULL, &cf,
+	    err, sizeof(err)) == 0 && cf.db_tls == CONFIG_TLS_VERIFY &&
+	    strcmp(cf.db_tls_ca, "/etc/passwd") == 0,
+	    "db_tls = verify with db_tls_ca");
+	config_free(&cf);
+	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
 	    cf.clerk_secret_key == NULL && strcmp(cf.clerk_api_url,
 	    "https://api.clerk.com") == 0 && cf.clerk_ca_file == NULL &&
 	    cf.rate_requests == 50 && cf.rate_seconds == 10,
@@ -214,6 +226,12 @@ bad(void)
 		{ BASE "clerk_rate_limit = 100\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 0/10\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 10/0\n", "clerk_rate_limit" },
+		{ BASE "db_tls = yes\n", "db_tls" },
+		{ BASE "db_tls = VERIFY\n", "db_tls" },
+		{ BASE "db_tls_ca = /etc/passwd\n", "db_tls_ca" },
+		{ BASE "db_tls = on\ndb_tls_ca = /etc/passwd\n", "db_tls_ca" },
+		{ BASE "db_tls = verify\ndb_tls_ca = /nonexistent/ca.pem\n",
+		    "db_tls_ca" },
 		{ "signing_secret = " SECRET "\ndatabase_url = postgres://x/y\n",
 		    "database_url" },
 		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p@h\n",
