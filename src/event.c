@@ -387,23 +387,29 @@ left_out(struct json_span name, struct json_span val, int private_too,
 
 /*
  * clerk_data: obj as sent, or a copy without the members left_out names
- * (one such copy an event, in ev->buf). Leaving out anything but
- * private_metadata logs warning. -1 only if memory runs out.
+ * (one such copy an event, in ev->buf). priv is obj's first
+ * private_metadata: without it or trouble, obj is taken as it is, with no
+ * walk. Leaving out anything but private_metadata logs warning. -1 only
+ * if memory runs out.
  */
 static int
-get_clerk_data(struct event *ev, struct json_span obj, int private_too,
-    int trouble, struct event_text *out, const char *warning)
+get_clerk_data(struct event *ev, struct json_span obj, struct json_span priv,
+    int private_too, int trouble, struct event_text *out, const char *warning)
 {
 	struct json_span	 cut = obj, name, val;
-	size_t			 pos;
+	size_t			 pos = 0, prev;
 
+	out->p = obj.p;
+	out->len = obj.len;
+	if (!trouble && (private_too || priv.p == NULL))
+		return 0;
+	/* One walk: after a removal, on from where that member began. */
 	for (;;) {
-		pos = 0;
-		while (json_next_member(cut, &pos, &name, &val) &&
-		    !left_out(name, val, private_too, trouble))
-			continue;
-		if (val.p == NULL)
+		prev = pos;
+		if (!json_next_member(cut, &pos, &name, &val))
 			break;
+		if (!left_out(name, val, private_too, trouble))
+			continue;
 		if (ev->buf == NULL &&
 		    (ev->buf = arena_alloc(ev->arena, obj.len)) == NULL)
 			return -1;
@@ -411,6 +417,7 @@ get_clerk_data(struct event *ev, struct json_span obj, int private_too,
 			warn(ev, warning);
 		cut.len = json_without(cut, val, ev->buf);
 		cut.p = ev->buf;
+		pos = prev;
 	}
 	out->p = cut.p;
 	out->len = cut.len;
@@ -422,14 +429,15 @@ enum user_key {
 	USER_USERNAME, USER_FIRST_NAME, USER_LAST_NAME, USER_IMAGE_URL,
 	USER_EXTERNAL_ID, USER_BANNED, USER_LOCKED, USER_EMAIL_ID,
 	USER_EMAILS, USER_PHONE_ID, USER_PHONES, USER_PUBLIC_METADATA,
-	USER__MAX
+	USER_PRIVATE_METADATA, USER__MAX
 };
 
 static const char *const user_keys[USER__MAX] = {
 	"id", "updated_at", "created_at", "last_sign_in_at", "username",
 	"first_name", "last_name", "image_url", "external_id", "banned",
 	"locked", "primary_email_address_id", "email_addresses",
-	"primary_phone_number_id", "phone_numbers", "public_metadata"
+	"primary_phone_number_id", "phone_numbers", "public_metadata",
+	"private_metadata"
 };
 
 /*
@@ -488,7 +496,8 @@ parse_user(struct event *ev, struct json_span data, int private_too,
 	get_json(ev, f[USER_PUBLIC_METADATA], trouble, &u->public_metadata,
 	    "public_metadata nested deeper than 31 or holding a lone "
 	    "surrogate: stored as NULL");
-	if (get_clerk_data(ev, data, private_too, trouble, &u->clerk_data,
+	if (get_clerk_data(ev, data, f[USER_PRIVATE_METADATA], private_too,
+	    trouble, &u->clerk_data,
 	    "data nested deeper than 31 or holding a lone surrogate: "
 	    "clerk_data stored without those members") == -1)
 		BAD("out of memory");
@@ -499,12 +508,13 @@ fail:
 
 enum org_key {
 	ORG_ID, ORG_UPDATED_AT, ORG_CREATED_AT, ORG_NAME, ORG_SLUG,
-	ORG_IMAGE_URL, ORG_CREATED_BY, ORG_PUBLIC_METADATA, ORG__MAX
+	ORG_IMAGE_URL, ORG_CREATED_BY, ORG_PUBLIC_METADATA,
+	ORG_PRIVATE_METADATA, ORG__MAX
 };
 
 static const char *const org_keys[ORG__MAX] = {
 	"id", "updated_at", "created_at", "name", "slug", "image_url",
-	"created_by", "public_metadata"
+	"created_by", "public_metadata", "private_metadata"
 };
 
 /*
@@ -552,7 +562,8 @@ parse_org(struct event *ev, struct json_span obj, int private_too,
 	get_json(ev, f[ORG_PUBLIC_METADATA], trouble, &o->public_metadata,
 	    "organization public_metadata nested deeper than 31 or holding a "
 	    "lone surrogate: stored as NULL");
-	if (get_clerk_data(ev, obj, private_too, trouble, &o->clerk_data,
+	if (get_clerk_data(ev, obj, f[ORG_PRIVATE_METADATA], private_too,
+	    trouble, &o->clerk_data,
 	    "organization nested deeper than 31 or holding a lone surrogate: "
 	    "clerk_data stored without those members") == -1)
 		BAD("out of memory");
