@@ -43,6 +43,7 @@ try {
   await fixtures.spotChecks(ctx);
   await quoting.run(ctx, [ctx.cgi, fcgi]);
   await enduser.run(ctx, [ctx.cgi, fcgi]);
+  await enduser.organizations(ctx, [ctx.cgi, fcgi]);
   await errors.run(ctx, all);
   await accepted.run(ctx, all);
   await ordering.run(ctx, ctx.cgi);

@@ -650,7 +650,8 @@ degraded_org(void)
 	    "\"slug\":\"s\",\"public_metadata\":{\"x\":\"\\udbff\"}}}";
 	static const char mem[] = "{\"type\":\"organizationMembership.updated\","
 	    "\"data\":{\"id\":\"orgmem_1\",\"updated_at\":5,\"role\":7,"
-	    "\"organization\":{\"id\":\"org_1\",\"updated_at\":4,\"name\":\"n\\u0000m\"},"
+	    "\"organization\":{\"id\":\"org_1\",\"updated_at\":4,"
+	    "\"name\":\"n\\u0000m\"},"
 	    "\"public_user_data\":{\"user_id\":\"user_1\"},\"permissions\":[1]}}";
 	struct event	 ev;
 	const char	*why;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { eq, ok, test } from '../../lib/tap.mjs';
 import { newMsgId } from '../../lib/sign.mjs';
-import { expectedUser } from '../expect.mjs';
+import { expectedMember, expectedOrg, expectedUser } from '../expect.mjs';
 
 const deep = (n) => '['.repeat(n) + ']'.repeat(n);
 
@@ -114,5 +114,40 @@ export async function run(ctx, drivers) {
         eq(await ctx.counts(), { users: 1, events: 3 }, `${tag}: one row, three events`);
       });
     }
+  }
+}
+
+// The same rule for organizations and memberships: an organization whose
+// name holds a lone surrogate and whose public_metadata nests 63 deep, and
+// a membership whose role is a number, apply with those columns NULL.
+export async function organizations(ctx, drivers) {
+  const org = JSON.parse(ctx.fixture('organization.updated.json'));
+  const mem = JSON.parse(ctx.fixture('organizationMembership.updated.json'));
+  for (const driver of drivers) {
+    await test(`end user content: organization and membership [${driver.name}]`, async () => {
+      const tag = `organization and membership [${driver.name}]`;
+      await ctx.reset();
+      const o = structuredClone(org);
+      o.data.slug = 'still-synced';
+      o.data.name = '@NAME';
+      o.data.public_metadata = '@DEEP';
+      const oBody = JSON.stringify(o).replace('"@NAME"', () => '"Acme \\udc00"').replace('"@DEEP"', () => deep(63));
+      ctx.expectAnswer(await ctx.deliver(driver, oBody), { status: 200, body: 'applied' }, `${tag}: organization applied`);
+      const wantOrg = expectedOrg(o.data);
+      wantOrg.name = null;
+      wantOrg.public_metadata = null;
+      delete wantOrg.clerk_data.name;
+      delete wantOrg.clerk_data.public_metadata;
+      eq(await ctx.org(o.data.id), wantOrg, `${tag}: name and public_metadata NULL, clerk_data without them, slug synced`);
+
+      const m = structuredClone(mem);
+      m.data.role = 7;
+      m.data.organization = { ...o.data, name: 'Acme' };
+      m.data.organization.public_metadata = {};
+      m.data.organization.updated_at = o.data.updated_at + 1;
+      ctx.expectAnswer(await ctx.deliver(driver, JSON.stringify(m)), { status: 200, body: 'applied' }, `${tag}: membership applied`);
+      eq(await ctx.member(m.data.id), { ...expectedMember(m.data), role: null }, `${tag}: role NULL, the rest synced`);
+      eq(await ctx.org(o.data.id), expectedOrg(m.data.organization), `${tag}: the snapshot, newer, replaces the degraded row`);
+    });
   }
 }
