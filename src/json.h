@@ -2,7 +2,8 @@
  * clerksync — json: a strict RFC 8259 scanner over raw bytes.
  * It validates and finds the byte spans of values, so that JSON columns
  * store exactly what Clerk sent (no round trip through doubles or C
- * strings). It never allocates; spans point into the caller's buffer.
+ * strings). It allocates only for nesting deeper than JSON_STACK_DEPTH;
+ * spans point into the caller's buffer.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_JSON_H
@@ -10,26 +11,37 @@
 
 #include <stddef.h>
 
-#define JSON_MAX_DEPTH	64	/* nesting of arrays and objects */
+#define JSON_STACK_DEPTH	1024	/* levels tracked without malloc */
+
+#define JSON_LONE_SURROGATE	0x1	/* a \uD800-\uDFFF escape unpaired */
 
 struct json_span {
 	const char	*p;	/* NULL: absent */
 	size_t		 len;
 };
 
+struct json_stats {
+	int		 depth;		/* the deepest nesting seen */
+	unsigned int	 flags;		/* JSON_LONE_SURROGATE */
+};
+
 /*
  * 0 if buf[0..len) is exactly one JSON value with optional whitespace
- * around it, nested at most JSON_MAX_DEPTH deep, no member name holding
- * U+0000; else -1. Bytes >= 0x80
- * are passed through (the caller checks UTF-8). If depth is not NULL it
- * receives the deepest nesting seen.
+ * around it, at any depth (no recursion; one bit a level on the heap
+ * beyond JSON_STACK_DEPTH); else -1, also when that memory runs out.
+ * Bytes >= 0x80 are passed through (the caller checks UTF-8). If st is
+ * not NULL it receives the deepest nesting and the flags.
  */
+int	json_scan(const char *buf, size_t len, struct json_stats *st);
+
+/* json_scan that gives only the depth, if depth is not NULL. */
 int	json_validate(const char *buf, size_t len, int *depth);
 
 /*
  * In obj, the span of a validated JSON object, find in one pass the first
- * member named by each of keys[0..n), with escapes in names decoded as
- * cJSON decodes them (json_validate refuses names holding U+0000). vals[i] is the value's span, or p == NULL if absent.
+ * member named by each of keys[0..n), with escapes in names decoded (a
+ * name holding U+0000 or any other escape is compared in full). vals[i]
+ * is the value's span, or p == NULL if absent.
  * Returns how many were found.
  */
 int	json_members(struct json_span obj, const char *const *keys, size_t n,
@@ -44,6 +56,25 @@ int	json_member(struct json_span obj, const char *key,
  * Returns 1 with el set to the next element, or 0 at the end.
  */
 int	json_next(struct json_span arr, size_t *pos, struct json_span *el);
+
+/*
+ * Walk the members of obj, the span of a validated JSON object: *pos is 0
+ * at the start. Returns 1 with name (the raw name, without its quotes)
+ * and val set to the next member, or 0 at the end.
+ */
+int	json_next_member(struct json_span obj, size_t *pos,
+	    struct json_span *name, struct json_span *val);
+
+/* 1 if name, a raw name from json_next_member, decodes to key. */
+int	json_name_is(struct json_span name, const char *key);
+
+/*
+ * Decode str, the span of a validated JSON string, to UTF-8 at out
+ * (str.len bytes always suffice; no NUL is added, and \u0000 gives a NUL
+ * byte). Returns 0 with *outlen set, or -1 if str is not a string or
+ * holds a lone surrogate (no character to decode it to).
+ */
+int	json_string(struct json_span str, char *out, size_t *outlen);
 
 /*
  * Copy obj to out (obj.len bytes available; out may be obj.p) without

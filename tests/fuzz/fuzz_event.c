@@ -1,31 +1,33 @@
 /*
- * libFuzzer target for src/event.c (with src/json.c and cJSON).
+ * libFuzzer target for src/event.c (with src/json.c).
  *
  * Input: [1: flags, bit 0 = private_too][body: the rest]. Bodies that are
  * not UTF-8 are skipped: event_parse's contract is that sig_verify has
  * checked that already.
  *
  * Invariants, after event_parse:
- *  - failure: why is a non-empty phrase;
+ *  - failure: why is a non-empty phrase; on a body that is JSON, it names
+ *    a field the event is keyed on (SPEC section 1: nothing else an end
+ *    user can write refuses an event);
  *  - success: type in range and type_name set; the envelope timestamp is
  *    -1 or within 0..EVENT_TS_MAX;
  *  - handled events: object_id is a Clerk id (1..64 of [A-Za-z0-9_-]), and it
  *    is the whole of data.id as sent (no \u0000 cut); the type as sent is
  *    exactly the handled name (no \u0000 cut);
  *  - user.created/updated: updated_at in 0..2^53-1; the text views are
- *    C strings of their stated length, UTF-8, within their column sizes;
+ *    UTF-8 of their stated length (a NUL byte where \u0000 was sent),
+ *    within their column sizes, inside the body or decoded;
  *    email_verified in -1..1, banned/locked 0/1;
  *  - organization and membership events: the organization's id, its
  *    created_by and the member's user_id are Clerk ids; the texts as
  *    above; permissions is an array;
  *  - the JSON views (metadata, clerk_data, permissions) lie inside the
  *    input or inside ev->buf, are valid JSON nested at most
- *    EVENT_JSON_DEPTH_MAX; clerk_data is an object whose "id" member is
+ *    EVENT_JSON_DEPTH_MAX without a lone surrogate; clerk_data is an
+ *    object whose "id" member is
  *    the object's id (the data the columns came from), and without
  *    private_too none of its members is named private_metadata, escaped
  *    or not.
- *
- * (No cJSON here: event.c installs cJSON hooks for its arena.)
  *
  * CLERKSYNC_FUZZ_SKIP=name,... turns named checks off, so that a known
  * finding does not stop the search for new ones: nul_cut, private,
@@ -83,7 +85,6 @@ text(const struct event_text *t, size_t max, int bytes)
 		CHECK(t->len == 0);
 		return;
 	}
-	CHECK(strlen(t->p) == t->len);
 	CHECK(sig_utf8_valid(t->p, t->len));
 	CHECK((bytes ? t->len : chars(t->p, t->len)) <= max);
 }
@@ -98,11 +99,14 @@ static void
 json_view(const struct event_text *t, const char *body, size_t len,
     const struct event *ev)
 {
-	int	 depth = -1;
+	struct json_stats	 st;
+	int			 depth = -1;
 
 	if (t->p == NULL)
 		return;
 	CHECK(t->len > 0);
+	CHECK(json_scan(t->p, t->len, &st) == 0 &&
+	    (st.flags & JSON_LONE_SURROGATE) == 0);
 	/* ev->buf holds data without a member: never longer than the body. */
 	CHECK(inside(t->p, t->len, body, len) ||
 	    (ev->buf != NULL && t->p == ev->buf && t->len <= len));
@@ -279,6 +283,23 @@ clerk_data(const struct event_text *cd, const char *id, int private_too)
 	}
 }
 
+/* Whether a refusal names what the event is keyed on (or the body). */
+static int
+keyed(const char *why)
+{
+	static const char *const words[] = {
+		"type", "data.id", "data is", "updated_at", "banned", "locked",
+		"timestamp", "organization.id", "organization must",
+		"user_id", "object", "memory"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(why, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -304,6 +325,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(rc == 0 || rc == -1);
 	if (rc == -1) {
 		CHECK(why != NULL && *why != '\0');
+		if (json_validate(body, len, NULL) == 0 && !keyed(why)) {
+			fprintf(stderr, "fuzz_event: refused for a field not "
+			    "keyed on: %s\n", why);
+			abort();
+		}
 		goto out;
 	}
 	CHECK((int)ev.type >= 0 && ev.type < EVENT__MAX);

@@ -4,10 +4,15 @@
  * Input: the bytes to scan.
  *
  * Invariants:
- *  - json_validate returns 0 or -1, and on 0 a depth in 0..JSON_MAX_DEPTH;
+ *  - json_validate returns 0 or -1, and on 0 a depth in 0..size (any
+ *    depth is valid; json_scan agrees and gives the same depth);
  *  - when it says 0, cJSON (a second, independent parser) parses the same
- *    bytes completely, except where cJSON is known to refuse valid JSON
- *    (a \u escape of an unpaired UTF-16 surrogate);
+ *    bytes completely, except where cJSON is known to refuse valid JSON:
+ *    a \u escape of an unpaired UTF-16 surrogate (json_scan must then
+ *    flag JSON_LONE_SURROGATE) or nesting beyond CJSON_NESTING_LIMIT;
+ *  - on an object, json_next_member walks as many members as cJSON holds;
+ *  - on a lone string, json_string decodes it unless it holds a lone
+ *    surrogate, to cJSON's string (which ends at the first U+0000);
  *  - when it says 0 and the value is an object: json_member finds spans
  *    inside the object that validate on their own, json_members finds the
  *    same spans in one pass, and json_without's output is a valid object,
@@ -172,11 +177,46 @@ ref_has_nul(const char *s, size_t n)
 	return 0;
 }
 
+/* What cJSON read of buf, against the member walk and the decoder. */
+static void
+cjson_checks(const cJSON *t, const char *buf, size_t size)
+{
+	struct json_span	 v = { buf, size }, k, m;
+	size_t			 pos = 0, n = 0, len;
+	char			*out;
+
+	while (v.len > 0 && (*v.p == ' ' || *v.p == '\t' || *v.p == '\n' ||
+	    *v.p == '\r'))
+		v.p++, v.len--;
+	while (v.len > 0 && (v.p[v.len - 1] == ' ' ||
+	    v.p[v.len - 1] == '\t' || v.p[v.len - 1] == '\n' ||
+	    v.p[v.len - 1] == '\r'))
+		v.len--;
+	if (cJSON_IsObject(t)) {
+		while (json_next_member(v, &pos, &k, &m)) {
+			CHECK(k.p > v.p && m.p > k.p && m.p + m.len <= v.p + v.len);
+			n++;
+		}
+		CHECK(n == (size_t)cJSON_GetArraySize(t));
+	}
+	if (cJSON_IsString(t)) {
+		out = malloc(v.len);
+		CHECK(out != NULL);
+		CHECK(json_string(v, out, &len) == 0);
+		CHECK(len >= strlen(t->valuestring));
+		CHECK(memcmp(out, t->valuestring, strlen(t->valuestring)) == 0);
+		CHECK(len == strlen(t->valuestring) ||
+		    out[strlen(t->valuestring)] == '\0');
+		free(out);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		*buf;
 	int		 depth = -1, rc;
+	struct json_stats st;
 	struct json_span obj;
 	char		 first[64];
 
@@ -189,14 +229,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(json_validate(buf, size, NULL) == rc);
 	if (rc == -1)
 		goto out;
-	CHECK(depth >= 0 && depth <= JSON_MAX_DEPTH);
+	CHECK(depth >= 0 && (size_t)depth <= size);
+	CHECK(json_scan(buf, size, &st) == 0 && st.depth == depth);
+	CHECK((st.flags & ~(unsigned int)JSON_LONE_SURROGATE) == 0);
 
 	{
 		const char *end = NULL;
 		cJSON	*t = cJSON_ParseWithLengthOpts(buf, size, &end, 0);
 
 		if (t == NULL) {
-			if (!lone_surrogate(buf, size)) {
+			if (depth >= CJSON_NESTING_LIMIT)
+				;
+			else if (!(st.flags & JSON_LONE_SURROGATE) ||
+			    !lone_surrogate(buf, size)) {
 				fprintf(stderr, "cJSON refused what json_validate "
 				    "accepted: %.*s\n", (int)(size > 400 ? 400 :
 				    size), buf);
@@ -208,6 +253,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (; end < buf + size; end++)
 				CHECK(*end == ' ' || *end == '\t' ||
 				    *end == '\n' || *end == '\r');
+			cjson_checks(t, buf, size);
 			cJSON_Delete(t);
 		}
 	}

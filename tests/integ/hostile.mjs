@@ -441,11 +441,21 @@ async function bodies(drivers) {
   cases.push(bad('not UTF-8 between tokens', Buffer.concat([event(), Buffer.from([0xa0])])));
   cases.push(bad('UTF-8 cut short at the end', Buffer.concat([event(), Buffer.from([0xe2, 0x82])])));
   cases.push(bad('a UTF-8 byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), event()])));
-  cases.push(bad('JSON nested 100,000 deep in data (arrays)', rawEvent({ unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(100000) + ']'.repeat(100000) })));
-  cases.push(bad('JSON nested 100,000 deep in data (objects)', rawEvent({ unsafe_metadata: '@DEEP' }, { '@DEEP': '{"a":'.repeat(100000) + '1' + '}'.repeat(100000) })));
+  // SPEC §1: what an end user can put in an event refuses nothing; only a
+  // body that is not JSON, or whose keyed fields cannot be read, is refused.
+  // (degraded: applied, a fresh user each time, that column NULL or left
+  // out of clerk_data.)
+  const degraded = [];
+  const lessOf = (n, changes, raws, col) => ({ name: n, make: () => rawEvent({ banned: true, ...changes }, raws), col });
+  degraded.push(lessOf('JSON nested 100,000 deep in unsafe_metadata (arrays)', { unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(100000) + ']'.repeat(100000) }, 'unsafe_metadata'));
+  degraded.push(lessOf('JSON nested 100,000 deep in unsafe_metadata (objects)', { unsafe_metadata: '@DEEP' }, { '@DEEP': '{"a":'.repeat(100000) + '1' + '}'.repeat(100000) }, 'unsafe_metadata'));
+  degraded.push(lessOf('JSON nested 65 deep', { unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(63) + ']'.repeat(63) }, 'unsafe_metadata'));
+  degraded.push(lessOf('a lone surrogate escape in a name', { first_name: '@FN' }, { '@FN': '"\\ud83d"' }, 'first_name'));
   cases.push(bad('JSON nested 100,000 deep, unclosed', Buffer.from('{"type":"user.created","data":' + '['.repeat(100000))));
-  cases.push(bad('JSON nested 65 deep', rawEvent({ unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(63) + ']'.repeat(63) })));
-  cases.push(bad('a lone surrogate escape in a name', rawEvent({ first_name: '@FN' }, { '@FN': '"\\ud83d"' })));
+  cases.push(bad('JSON nested 100,000 deep in unsafe_metadata, one ] short', rawEvent({ unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(100000) + ']'.repeat(99999) })));
+  cases.push(bad('JSON nested 100,000 deep in unsafe_metadata, closed by }', rawEvent({ unsafe_metadata: '@DEEP' }, { '@DEEP': '['.repeat(100000) + ']'.repeat(99999) + '}' })));
+  cases.push(bad('JSON nested 100,000 deep before data.id', Buffer.from('{"type":"user.created","data":{"x":' + '['.repeat(100000) + ']'.repeat(100000) + '}}')));
+  cases.push(bad('a lone surrogate in data.id', rawEvent({ id: '@ID' }, { '@ID': '"user_\\ud800"' })));
   cases.push(bad('trailing garbage after the object', Buffer.concat([event(), Buffer.from(' x')])));
   cases.push(bad('two objects', Buffer.concat([event(), event()])));
   cases.push(bad('a trailing comma', rawEvent({ first_name: '@FN' }, { '@FN': '"x",' })));
@@ -460,7 +470,8 @@ async function bodies(drivers) {
   cases.push(bad('type is a number', event({}, { type: 5 })));
   cases.push(bad('type is empty', event({}, { type: '' })));
 
-  // Fields of the wrong JSON type, and values too long for their column.
+  // Fields of the wrong JSON type, and values too long for their column:
+  // the keyed ones refuse the event, the others are stored as NULL.
   const wrong = {
     'data.id a number': { id: 5 },
     'data.id null': { id: null },
@@ -468,13 +479,6 @@ async function bodies(drivers) {
     'data.id with a space': { id: 'user_a b' },
     'data.id of 65 characters': { id: 'user_' + 'x'.repeat(60) },
     'data.id with a quote': { id: "user_x'--" },
-    'first_name a number': { first_name: 123 },
-    'first_name true': { first_name: true },
-    'first_name an object': { first_name: { a: 1 } },
-    'last_name an array': { last_name: ['x'] },
-    'username a number': { username: 1 },
-    'external_id a number': { external_id: 42 },
-    'image_url an object': { image_url: {} },
     'banned the string "true"': { banned: 'true' },
     'locked 1': { locked: 1 },
     'updated_at a string': { updated_at: '1773480413626' },
@@ -482,20 +486,29 @@ async function bodies(drivers) {
     'updated_at absent': { updated_at: undefined },
     'updated_at negative': { updated_at: -1 },
     'updated_at a fraction': { updated_at: 1773480413626.5 },
-    'created_at a string': { created_at: 'yesterday' },
-    'last_sign_in_at true': { last_sign_in_at: true },
-    'email_addresses an object': { email_addresses: { a: 1 } },
-    'email_addresses holding a string': { email_addresses: ['zoe@example.org'] },
-    'primary_email_address_id a number': { primary_email_address_id: 7 },
-    'the primary email_address a number': { email_addresses: [{ id: 'idn_3AvkNgFeE1wyPvW4DNnnOdtdnWo', email_address: 5 }] },
-    'phone_numbers a string': { phone_numbers: '+447700900123', primary_phone_number_id: 'idn_x' },
-    'first_name of 257 characters': { first_name: 'é'.repeat(257) },
-    'last_name of 257 4-byte characters': { last_name: '😀'.repeat(257) },
-    'username of 256 characters': { username: 'u'.repeat(256) },
-    'external_id of 256 characters': { external_id: 'e'.repeat(256) },
-    'the primary email of 321 characters': { email_addresses: [{ id: 'idn_3AvkNgFeE1wyPvW4DNnnOdtdnWo', email_address: 'a'.repeat(309) + '@example.org' }] },
-    'the primary phone of 65 characters': { phone_numbers: [{ id: 'idn_p', phone_number: '+' + '1'.repeat(64) }], primary_phone_number_id: 'idn_p' },
-    'image_url of 65,536 bytes': { image_url: 'https://x/' + 'i'.repeat(65526) },
+  };
+  const lesser = {
+    'first_name a number': [{ first_name: 123 }, 'first_name'],
+    'first_name true': [{ first_name: true }, 'first_name'],
+    'first_name an object': [{ first_name: { a: 1 } }, 'first_name'],
+    'last_name an array': [{ last_name: ['x'] }, 'last_name'],
+    'username a number': [{ username: 1 }, 'username'],
+    'external_id a number': [{ external_id: 42 }, 'external_id'],
+    'image_url an object': [{ image_url: {} }, 'image_url'],
+    'created_at a string': [{ created_at: 'yesterday' }, 'clerk_created_at'],
+    'last_sign_in_at true': [{ last_sign_in_at: true }, 'last_sign_in_at'],
+    'email_addresses an object': [{ email_addresses: { a: 1 } }, 'email'],
+    'email_addresses holding a string': [{ email_addresses: ['zoe@example.org'] }, 'email'],
+    'primary_email_address_id a number': [{ primary_email_address_id: 7 }, 'email'],
+    'the primary email_address a number': [{ email_addresses: [{ id: 'idn_3AvkNgFeE1wyPvW4DNnnOdtdnWo', email_address: 5 }] }, 'email'],
+    'phone_numbers a string': [{ phone_numbers: '+447700900123', primary_phone_number_id: 'idn_x' }, 'phone'],
+    'first_name of 257 characters': [{ first_name: 'é'.repeat(257) }, 'first_name'],
+    'last_name of 257 4-byte characters': [{ last_name: '😀'.repeat(257) }, 'last_name'],
+    'username of 256 characters': [{ username: 'u'.repeat(256) }, 'username'],
+    'external_id of 256 characters': [{ external_id: 'e'.repeat(256) }, 'external_id'],
+    'the primary email of 321 characters': [{ email_addresses: [{ id: 'idn_3AvkNgFeE1wyPvW4DNnnOdtdnWo', email_address: 'a'.repeat(309) + '@example.org' }] }, 'email'],
+    'the primary phone of 65 characters': [{ phone_numbers: [{ id: 'idn_p', phone_number: '+' + '1'.repeat(64) }], primary_phone_number_id: 'idn_p' }, 'phone'],
+    'image_url of 65,536 bytes': [{ image_url: 'https://x/' + 'i'.repeat(65526) }, 'image_url'],
   };
   for (const [n, ch] of Object.entries(wrong)) {
     const ev = base();
@@ -504,19 +517,32 @@ async function bodies(drivers) {
     if (ch.updated_at === undefined && 'updated_at' in ch) delete ev.data.updated_at;
     cases.push(bad(`wrong type or too long: ${n}`, Buffer.from(JSON.stringify(ev))));
   }
+  for (const [n, [ch, col]] of Object.entries(lesser)) degraded.push({ name: `wrong type or too long: ${n}`, make: () => event({ banned: true, ...ch }), col });
   const big = {
     'updated_at 2^53+1': ['updated_at', '9007199254740993'],
     'updated_at 2^53': ['updated_at', '9007199254740992'],
     'updated_at 1e400': ['updated_at', '1e400'],
     'updated_at of 100 digits': ['updated_at', '1' + '0'.repeat(99)],
-    'created_at 2^53+1': ['created_at', '9007199254740993'],
-    'last_sign_in_at 2^64': ['last_sign_in_at', '18446744073709551616'],
   };
   for (const [n, [k, v]] of Object.entries(big)) cases.push(bad(`beyond 2^53: ${n}`, rawEvent({ [k]: '@BIG' }, { '@BIG': v })));
+  degraded.push(lessOf('beyond 2^53: created_at 2^53+1', { created_at: '@BIG' }, { '@BIG': '9007199254740993' }, 'clerk_created_at'));
+  degraded.push(lessOf('beyond 2^53: last_sign_in_at 2^64', { last_sign_in_at: '@BIG' }, { '@BIG': '18446744073709551616' }, 'last_sign_in_at'));
   cases.push(bad('beyond 2^53: envelope timestamp 2^53+1', rawEvent({}, { '@TS': '9007199254740993' }, { timestamp: '@TS' })));
   cases.push(bad('envelope timestamp after 9999', event({}, { timestamp: 253402300800000 })));
 
   for (const d of drivers) {
+    for (const c of degraded) {
+      await applied(d, `signed, ${c.name}`, () => signed(c.make()), async (id, tag) => {
+        const [row] = await ctx.db.query('SELECT banned FROM users WHERE clerk_id = ?', [id]);
+        eq(row && Number(row.banned), 1, `${tag}: banned applied by the same event`);
+        if (c.col === 'unsafe_metadata') {
+          const cd = await rawColumn(id, 'clerk_data');
+          ok(typeof cd === 'string' && !cd.includes('unsafe_metadata') && cd.includes(`"id":"${id}"`), `${tag}: clerk_data without unsafe_metadata (${String(cd).slice(0, 40)})`);
+        } else {
+          eq(await rawColumn(id, c.col), null, `${tag}: ${c.col} NULL`);
+        }
+      });
+    }
     for (const c of cases) {
       await refused(d, `signed, ${c.name}`, () => signed(c.body), { status: 400, error: 'invalid_payload' });
     }
@@ -554,10 +580,10 @@ async function stored(fcgi, lt) {
       eq(await hexOf(id, 'first_name'), hex('a\tb\nc\r\u2028\u2029\u0001\u001f'), `${tag}: HEX(first_name)`);
       eq(await hexOf(id, 'last_name'), hex('\u200b\ufeff'), `${tag}: HEX(last_name)`);
     });
-    // README: a \u0000 inside a name ends the stored value there; the JSON
-    // columns keep it.
+    // README: a \u0000 inside a name is stored byte for byte, as are the
+    // JSON columns.
     await applied(d, '\\u0000 inside a name', () => signed(rawEvent({ first_name: '@FN', public_metadata: { nul: '@NUL' } }, { '@FN': '"Zo\\u0000ë"', '@NUL': '"a\\u0000b"' })), async (id, tag) => {
-      eq(await hexOf(id, 'first_name'), hex('Zo'), `${tag}: first_name ends at the NUL (README)`);
+      eq(await hexOf(id, 'first_name'), hex('Zo\u0000ë'), `${tag}: first_name byte for byte, NUL included (README)`);
       const pm = await rawColumn(id, 'public_metadata');
       ok(typeof pm === 'string' && pm.includes('"a\\u0000b"'), `${tag}: public_metadata keeps \\u0000 verbatim (${String(pm).slice(0, 60)})`);
       const cd = await rawColumn(id, 'clerk_data');
@@ -573,10 +599,11 @@ async function stored(fcgi, lt) {
     await applied(d, 'a 70-digit integer in metadata, kept verbatim', () => signed(rawEvent({ public_metadata: '@PM' }, { '@PM': long })), async (id, tag) => {
       eq(await rawColumn(id, 'public_metadata'), long, `${tag}: public_metadata byte for byte`);
     });
-    // README: a JSON column nested deeper than 31 is stored as NULL; the
-    // other columns still sync.
+    // README: clerk_data nested deeper than 31 goes without the deep member;
+    // the other columns still sync.
     await applied(d, 'unsafe_metadata nested 40 deep', () => signed(rawEvent({ first_name: 'Deep', unsafe_metadata: '@D' }, { '@D': '['.repeat(40) + ']'.repeat(40) })), async (id, tag) => {
-      eq(await rawColumn(id, 'clerk_data'), null, `${tag}: clerk_data NULL (README)`);
+      const cd = await rawColumn(id, 'clerk_data');
+      ok(typeof cd === 'string' && !cd.includes('unsafe_metadata') && cd.includes('"Deep"'), `${tag}: clerk_data without unsafe_metadata (README)`);
       eq(await hexOf(id, 'first_name'), hex('Deep'), `${tag}: first_name still synced`);
     });
     await applied(d, 'public_metadata a JSON string', () => signed(event({ public_metadata: 'just a string' })), async (id, tag) => {

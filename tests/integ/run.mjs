@@ -7,6 +7,7 @@ import * as accepted from './cases/accepted.mjs';
 import * as concurrency from './cases/concurrency.mjs';
 import * as config from './cases/config.mjs';
 import * as deploy from './cases/deploy.mjs';
+import * as enduser from './cases/enduser.mjs';
 import { crashReport } from './cases/config.mjs';
 import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
@@ -42,6 +43,8 @@ try {
   await fixtures.run(ctx, all);
   await fixtures.spotChecks(ctx);
   await quoting.run(ctx, [ctx.cgi, fcgi]);
+  await enduser.run(ctx, [ctx.cgi, fcgi]);
+  await enduser.organizations(ctx, [ctx.cgi, fcgi]);
   await errors.run(ctx, all);
   await accepted.run(ctx, all);
   await ordering.run(ctx, ctx.cgi);
