@@ -94,9 +94,18 @@ int		 store_import(struct store *st, const struct event *ev,
 		    long long ts, int dry_run, enum store_import *how,
 		    char *err, size_t errsz);
 
+/* Where a backfill walk stands. */
+enum store_progress {
+	PROGRESS_NONE,		/* never recorded */
+	PROGRESS_UNFINISHED,	/* stopped at *offset */
+	PROGRESS_FINISHED,	/* walked to the end */
+	PROGRESS__MAX
+};
+
 /*
- * The next offset of an unfinished backfill walk (0 if none), or with
- * set, record it (done: the walk finished). Returns 0 or -1.
+ * Without set, read where walk stands: returns an enum store_progress
+ * with *offset its recorded next offset (0 if none). With set, record
+ * *offset (done: the walk finished) and return 0. -1 on failure.
  */
 int		 store_progress(struct store *st, const char *walk,
 		    long long *offset, int set, int done, char *err,

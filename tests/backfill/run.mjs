@@ -5,6 +5,7 @@
 // CGI binary, signed as Svix signs them.
 //
 // usage: node tests/backfill/run.mjs      (TAP; CLERKSYNC_BIN as run.mjs)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,9 +49,9 @@ function config(over = {}) {
 }
 
 // Run the binary with args; resolves { code, out, err }.
-function run(args, conf, { onSpawn } = {}) {
+function run(args, conf, { onSpawn, env = {} } = {}) {
   return new Promise((resolve) => {
-    const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: conf }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: conf, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -248,8 +249,10 @@ try {
     const t = await run(['backfill', '--restart', '--timeout', '1'], config({ events: 'users' }));
     ok(t.code === 0 && /1 retried/.test(t.out), `a timed-out request is retried (${t.out.split('\n').find((l) => l.startsWith('api:'))})`);
     fc.failNext(10, 500);
+    const mark = fc.requests.length;
     const f = await run(['backfill', '--restart'], config({ events: 'users' }));
     ok(f.code === 1 && /stopped: .*HTTP 500 \(6 tries\)/.test(f.out), 'after 6 failed tries it stops, saying why');
+    ok(fc.requests.length - mark === 6 && /5 retried/.test(f.out), `6 tries in all, 5 of them retries, as the README says (${fc.requests.length - mark} requests)`);
     fc.failNext(0);
   });
 
@@ -305,6 +308,158 @@ try {
     const again = await run(['reconcile'], config());
     ok(again.code === 0 && /users: 1 deleted in Clerk marked deleted/.test(again.out) &&
       /^marked user_onlyfromawebhook000000001: deleted in Clerk$/m.test(again.out), 'the next reconcile marks that one, and nothing else');
+  });
+
+  // A fake of its own, fast: no rate limit worth the name.
+  const ownFake = async (opts = {}) => startFakeClerk({ secretKey: fc.secretKey, rateLimit: 100000, rateWindowMs: 1000, ...opts });
+  const on = (f, over = {}) => config({ clerk_api_url: f.url, clerk_ca_file: f.caFile, clerk_rate_limit: '1000/1', ...over });
+  const deletedIds = async () => (await db.query('SELECT clerk_id FROM users WHERE deleted_at IS NOT NULL ORDER BY clerk_id')).map((x) => x.clerk_id);
+
+  await test('reconcile with another instance\'s key refuses, and marks nothing deleted', async () => {
+    await reset();
+    const prod = await ownFake();
+    const dev = await ownFake();
+    prod.addUsers(40, { seed: 21 });
+    dev.addUsers(30, { seed: 22 });
+    eq((await run(['backfill'], on(prod, { events: 'users' }))).code, 0, 'the table holds the 40 users of one instance');
+    const dry = await run(['reconcile', '--dry-run'], on(dev, { events: 'users' }));
+    ok(dry.code === 3 && /^reconcile: users: the walk listed 0 of the 40 live rows, less than half: refused/m.test(dry.out) &&
+      /^reconcile: would be refused: nothing marked deleted/m.test(dry.out), `--dry-run shows the numbers and the refusal (exit ${dry.code})`);
+    const mark = dev.requests.length;
+    const r = await run(['reconcile'], on(dev, { events: 'users' }));
+    eq(r.code, 3, 'a key of another instance: reconcile exits 3');
+    ok(/^reconcile: users: the walk listed 0 of the 40 live rows, less than half: refused/m.test(r.out), 'it names the numbers');
+    ok(/^reconcile: refused: nothing marked deleted; .*--force$/m.test(r.out), 'and what to do if they are right');
+    eq(await deletedIds(), [], 'not one row marked deleted');
+    eq(dev.requests.slice(mark).filter((q) => q.path.startsWith('/v1/users/')).length, 0, 'and no user looked up one by one');
+    // Its walk wrote that instance's users, as backfill with that key would (README).
+    const f = await run(['reconcile', '--force'], on(dev, { events: 'users' }));
+    eq(f.code, 0, '--force proceeds');
+    eq(await deletedIds(), [...prod.users.keys()].sort(), 'and marks the 40 users that instance does not have');
+    await prod.close();
+    await dev.close();
+  });
+
+  await test('reconcile needs --force to mark more than 10 rows and more than 5 %', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(200, { seed: 23 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 200 users');
+    const ten = all.slice(20, 30);
+    for (const u of ten) p.deleteUser(u.id);
+    const r10 = await run(['reconcile'], on(p, { events: 'users' }));
+    ok(r10.code === 0 && /^reconcile: users: the walk listed 190 of the 200 live rows; 10 deleted in Clerk$/m.test(r10.out),
+      `10 of 200: marked without --force (exit ${r10.code})`);
+    eq(await deletedIds(), ten.map((u) => u.id).sort(), 'exactly those 10');
+    const eleven = all.slice(100, 111);
+    for (const u of eleven) p.deleteUser(u.id);
+    const dry = await run(['reconcile', '--dry-run'], on(p, { events: 'users' }));
+    const says = /^reconcile: users: 11 of the 190 live rows would be marked deleted, more than 10 and more than 5 %: refused$/m;
+    ok(dry.code === 3 && says.test(dry.out) && (dry.out.match(/^would mark user_\S+: deleted in Clerk$/gm) || []).length === 11,
+      `--dry-run: the same numbers, the 11 it would mark (exit ${dry.code})`);
+    const r = await run(['reconcile'], on(p, { events: 'users' }));
+    ok(r.code === 3 && says.test(r.out), `11 of 190 (5.8 %): refused, exit 3, the numbers named (exit ${r.code})`);
+    eq((await deletedIds()).length, 10, 'nothing more marked deleted');
+    const f = await run(['reconcile', '--force'], on(p, { events: 'users' }));
+    ok(f.code === 0 && /users: 11 deleted in Clerk marked deleted/.test(f.out), '--force marks them');
+    eq(await deletedIds(), [...ten, ...eleven].map((u) => u.id).sort(), 'exactly the 21 missing from Clerk');
+    await p.close();
+  });
+
+  await test('reconcile marks only on Clerk\'s resource_not_found, writes only the object asked for', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(40, { seed: 24 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 40 users');
+    const [html, other404, wrongId, gone] = [all[3], all[4], all[5], all[6]];
+    for (const u of [html, other404, wrongId, gone]) p.deleteUser(u.id);
+    p.override(`/v1/users/${html.id}`, 404, '<html><body>Not Found</body></html>');
+    p.override(`/v1/users/${other404.id}`, 404, { errors: [{ code: 'not_found', message: 'no route' }] });
+    const stranger = { ...all[7], id: 'user_nobodyaskedforthis0000001', first_name: 'Not asked for' };
+    p.override(`/v1/users/${wrongId.id}`, 200, stranger);
+    const r = await run(['reconcile'], on(p, { events: 'users' }));
+    eq(r.code, 1, 'failed lookups: exit 1');
+    eq(await deletedIds(), [gone.id], 'only the user Clerk says is not there is marked deleted');
+    ok(/GET \/v1\/users\/user_\S+: a 404 that is not Clerk's resource_not_found: not marked/.test(r.out), 'a bare 404 is named as such');
+    ok(r.out.includes(`answered with ${stranger.id}: not written`), 'so is an answer for another id');
+    eq((await db.query('SELECT COUNT(*) AS n FROM users WHERE clerk_id = ?', [stranger.id]))[0].n, 0, 'which is not written');
+    await p.close();
+  });
+
+  await test('a resumed backfill reads again the objects before its offset', async () => {
+    await reset();
+    const p = await ownFake();
+    const first = p.addUsers(980, { seed: 25 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 980 users');
+    // As if it had been killed at offset 980; meanwhile 3 of the first
+    // 980 are deleted in Clerk and 40 users sign up.
+    await db.query("UPDATE clerksync_backfill SET finished_at = NULL WHERE walk = 'users'");
+    eq((await db.query("SELECT next_offset FROM clerksync_backfill WHERE walk = 'users'"))[0].next_offset, 980, 'recorded: next_offset 980');
+    const later = p.addUsers(40, { seed: 26 });
+    for (const i of [10, 500, 900]) p.deleteUser(first[i].id);
+    const mark = p.requests.length;
+    const r = await run(['backfill'], on(p, { events: 'users' }));
+    ok(r.code === 0 && /^users: resuming at offset 980$/m.test(r.out), 'it resumes at 980');
+    eq(p.requests.slice(mark).filter((q) => q.path === '/v1/users').map((q) => q.query.offset), ['960'], 'reading from 960');
+    const got = await usersTable();
+    eq(later.slice(0, 3).map((u) => Boolean(got.get(u.id))), [true, true, true], 'the users that were at 980-982 are imported');
+    eq(later.filter((u) => !got.has(u.id)).length, 0, 'and every later one');
+    await p.close();
+  });
+
+  await test('a backfill killed during organizations does not walk users again', async () => {
+    await reset();
+    const p = await ownFake();
+    const users = p.addUsers(300, { seed: 27 });
+    p.addOrganizations(30, { seed: 27 }).forEach((o, i) => p.addMembership(o.id, users[i].id));
+    p.delayMs = 20;
+    let child;
+    const first = run(['backfill', '--limit', '5'], on(p), { onSpawn: (c) => (child = c) });
+    const isOrgs = (q) => q.path === '/v1/organizations';
+    while (p.requests.filter(isOrgs).length < 2) await sleep(10);
+    child.kill('SIGKILL');
+    await first;
+    p.delayMs = 0;
+    const orgsBefore = Number((await db.query('SELECT COUNT(*) AS n FROM organizations'))[0].n);
+    ok(orgsBefore < 30, `killed during organizations (${orgsBefore} of 30 written)`);
+    const mark = p.requests.length;
+    const r = await run(['backfill', '--limit', '5'], on(p));
+    eq(r.code, 0, 'the next backfill exits 0');
+    ok(/^users: finished by the run that stopped, not walked again$/m.test(r.out), 'it says users are done');
+    eq(p.requests.slice(mark).filter((q) => q.path === '/v1/users').length, 0, 'and reads no page of users');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organizations'))[0].n), 30, 'every organization is there');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organization_memberships'))[0].n), 30, 'every membership');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users'))[0].n), 300, 'every user');
+    const again = await run(['backfill', '--limit', '50'], on(p));
+    ok(again.code === 0 && summaryOf(again.out, 'users') && summaryOf(again.out, 'users').read === 300,
+      'once finished, the next backfill walks everything again');
+    await p.close();
+  });
+
+  await test('libcurl\'s answers to each option are checked', async () => {
+    // tests/backfill/curlshim.c: a libcurl.so.4 that forwards to the real
+    // one, refuses the options named, and logs the long ones set.
+    const real = ['/usr/lib/x86_64-linux-gnu/libcurl.so.4', '/usr/lib64/libcurl.so.4', '/usr/lib/libcurl.so.4'].find((f) => fs.existsSync(f));
+    const shim = path.join(dir, 'curlshim');
+    fs.mkdirSync(shim, { recursive: true });
+    execFileSync(process.env.CC || 'cc', ['-std=c11', '-D_GNU_SOURCE', '-shared', '-fPIC', '-Wl,-soname,libcurlshim.so', '-o',
+      path.join(shim, 'libcurl.so.4'), path.join(here, 'curlshim.c'), '-ldl']);
+    const p = await ownFake();
+    p.addUsers(5, { seed: 28 });
+    const log = path.join(shim, 'options.log');
+    const env = { LD_LIBRARY_PATH: shim, CURLSHIM_REAL: real, CURLSHIM_LOG: log };
+    // CURLOPT_PROTOCOLS_STR (10318) is 7.85's; an older libcurl refuses it.
+    const old = await run(['backfill', '--restart'], on(p, { events: 'users' }), { env: { ...env, CURLSHIM_REFUSE: '10318' } });
+    eq(old.code, 0, 'a libcurl without CURLOPT_PROTOCOLS_STR: backfill works');
+    const set = fs.readFileSync(log, 'utf8').split('\n');
+    ok(set.includes('181 2'), 'with CURLOPT_PROTOCOLS (181) set to CURLPROTO_HTTPS (2) instead');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users WHERE clerk_id IN (?)', [[...p.users.keys()]]))[0].n), 5, 'the users imported');
+    const mark = p.requests.length;
+    const refused = await run(['backfill', '--restart'], on(p, { events: 'users' }), { env: { ...env, CURLSHIM_REFUSE: '64' } });
+    ok(refused.code === 1 && /libcurl refused CURLOPT_SSL_VERIFYPEER/.test(refused.out),
+      `an option refused (CURLOPT_SSL_VERIFYPEER): exit 1, named (${refused.out.split('\n').find((l) => /stopped/.test(l))})`);
+    eq(p.requests.length - mark, 0, 'and no request is sent');
+    await p.close();
   });
 } catch (e) {
   ok(false, `harness: ${e.message.split('\n')[0]}`);

@@ -12,6 +12,8 @@
 //     fc.deleteMembership(id)
 //   fc.requests [{ t, method, path, query, status }], fc.maxInWindow(ms), fc.count429, fc.authFailures
 //   fc.failNext(n, status), fc.failEvery(k), fc.delayMs, fc.slowNext(n, ms), fc.hangNext(n)
+//   fc.override(path, status, body): GET path answered so (body: object, or a string sent
+//     as it is), until fc.override(path) removes it
 //   await fc.close()
 //
 // Timestamps come from a fake clock (opts.epoch, default 2026-03-31, after
@@ -195,7 +197,12 @@ export async function startFakeClerk(opts = {}) {
     failEvery(k) { faults.every = k; faults.counter = 0; },
     slowNext(n, ms) { faults.slow = n; faults.slowMs = ms; },
     hangNext(n) { faults.hang = n; },
+    override(p, status, body) {
+      if (status === undefined) overrides.delete(p);
+      else overrides.set(p, [status, body]);
+    },
   };
+  const overrides = new Map();
   const faults = { fail: 0, failStatus: 500, every: 0, counter: 0, slow: 0, slowMs: 0, hang: 0 };
 
   // Shallow patch; updated_at bumped strictly (an explicit later patch.updated_at wins).
@@ -303,6 +310,13 @@ export async function startFakeClerk(opts = {}) {
     }
     const answer = () => {
       if (status) return send(status, errorBody(status), status === 429 ? { 'Retry-After': '1' } : {});
+      if (overrides.has(u.pathname)) {
+        const [st, body] = overrides.get(u.pathname);
+        if (typeof body !== 'string') return send(st, body);
+        rec.status = st;
+        res.writeHead(st, { 'Content-Type': 'text/html' });
+        return void res.end(body);
+      }
       const [st, body] = route(req.method, u.pathname, u.searchParams);
       send(st, body);
     };
