@@ -49,18 +49,32 @@ struct idset {
 	int		 sorted;
 };
 
+/* A live membership row, as reconcile reads it. */
+struct member_row {
+	char		 id[EVENT_ID_MAX + 1];
+	char		 org[EVENT_ID_MAX + 1];
+	char		 user[EVENT_ID_MAX + 1];
+};
+
+struct member_rows {
+	struct member_row *rows;
+	size_t		 n, cap;
+};
+
 struct backfill {
 	const struct config	*cf;
 	struct store		*st;
 	const struct backfill_opts *o;
 	struct api		*api;
 	struct tally		 t[WALK__MAX];
-	struct idset		 seen[2];	/* users, organizations */
-	struct idset		 gone[2];	/* reconcile: to mark deleted */
-	unsigned long		 live[2];	/* reconcile: rows before */
+	struct idset		 seen[WALK__MAX];	/* listed */
+	struct idset		 gone[WALK__MAX];	/* to mark deleted */
+	struct member_rows	 gone_members;	/* reconcile: to end */
 	unsigned long		 lookups_failed;	/* reconcile */
-	long long		 from[2];	/* backfill: where to start */
-	int			 walked[2];	/* walked in this run */
+	long long		 from[WALK__MAX];	/* backfill: start */
+	int			 walked[WALK__MAX];	/* in this run */
+	int			 instance_members;	/* listed at once */
+	int			 no_instance_list;	/* 404 for that */
 	char			*env;		/* an object in an envelope */
 	size_t			 envcap;
 	char			 err[512];
@@ -303,22 +317,23 @@ import_one(struct backfill *b, enum walk w, struct json_span el)
 	}
 	b->t[w].seen++;
 	b->t[w].how[how]++;
-	if (w != WALK_MEMBERS && b->o->reconcile &&
-	    idset_add(&b->seen[w], ev.object_id) == -1) {
+	if (b->o->reconcile && idset_add(&b->seen[w], ev.object_id) == -1) {
 		event_free(&ev);
 		snprintf(b->err, sizeof(b->err), "out of memory");
 		return -1;
 	}
 	snprintf(org, sizeof(org), "%s", ev.object_id);
 	event_free(&ev);
-	if (w == WALK_ORGS && (b->cf->events & CONFIG_EVENTS_MEMBERSHIPS))
+	if (w == WALK_ORGS && (b->cf->events & CONFIG_EVENTS_MEMBERSHIPS) &&
+	    !b->instance_members)
 		return walk(b, WALK_MEMBERS, org);
 	return 0;
 }
 
 /*
- * Page through walk w (of organization org for memberships), ordered by
- * creation so that new objects come last. Each page starts a few objects
+ * Page through walk w (of organization org for memberships; with org
+ * NULL, the memberships of the whole instance), ordered by creation so
+ * that new objects come last. Each page starts a few objects
  * before where the last one ended: a delete in Clerk between two pages
  * moves later objects forward, and this way none is skipped. Objects
  * already written from the last page are left out. A resumed walk starts
@@ -356,6 +371,10 @@ walk(struct backfill *b, enum walk w, const char *org)
 			snprintf(path, sizeof(path), "/v1/organizations?"
 			    "limit=%d&offset=%lld&order_by=%%2Bcreated_at",
 			    limit, from);
+		else if (org == NULL)
+			snprintf(path, sizeof(path), "/v1/organization_"
+			    "memberships?limit=%d&offset=%lld&order_by="
+			    "%%2Bcreated_at", limit, from);
 		else
 			snprintf(path, sizeof(path), "/v1/organizations/%s/"
 			    "memberships?limit=%d&offset=%lld&order_by="
@@ -365,9 +384,12 @@ walk(struct backfill *b, enum walk w, const char *org)
 			goto fail;
 		if (rc != 200 || !sig_utf8_valid(body, len) ||
 		    json_validate(body, len, NULL) == -1) {
+			/* Deleted meanwhile; or no instance-wide list. */
 			if (w == WALK_MEMBERS && rc == 404 &&
-			    api_not_found(body, len))
-				goto done;	/* deleted meanwhile */
+			    api_not_found(body, len)) {
+				b->no_instance_list = org == NULL;
+				goto done;
+			}
 			snprintf(b->err, sizeof(b->err), "GET %s: not a JSON "
 			    "answer", path);
 			goto fail;
@@ -584,7 +606,6 @@ reconcile_check(struct backfill *b, enum walk w, const char *before)
 			snprintf(b->err, sizeof(b->err), "out of memory");
 		goto out;
 	}
-	b->live[w] = c.live;
 	listed = c.live - (unsigned long)c.out.n;
 	if (listed * 2 < c.live) {
 		printf("reconcile: %s: the walk listed %lu of the %lu live "
@@ -632,6 +653,146 @@ out:
 	return rc;
 }
 
+struct member_candidates {
+	struct backfill		*b;
+	struct member_rows	 out;
+	unsigned long		 live;
+	unsigned long		 ended;	/* by their organization's or user's */
+};
+
+static int
+rows_add(struct member_rows *r, const char *id, const char *org,
+    const char *user)
+{
+	void	*n;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 256;
+		if ((n = realloc(r->rows, r->cap * sizeof(*r->rows))) == NULL)
+			return -1;
+		r->rows = n;
+	}
+	snprintf(r->rows[r->n].id, sizeof(r->rows[0].id), "%s", id);
+	snprintf(r->rows[r->n].org, sizeof(r->rows[0].org), "%s", org);
+	snprintf(r->rows[r->n].user, sizeof(r->rows[0].user), "%s", user);
+	r->n++;
+	return 0;
+}
+
+static int
+collect_member(void *arg, const char *id, const char *org, const char *user)
+{
+	struct member_candidates *c = arg;
+	struct backfill		*b = c->b;
+
+	c->live++;
+	if (idset_has(&b->seen[WALK_MEMBERS], id))
+		return 0;
+	if (idset_has(&b->gone[WALK_ORGS], org) ||
+	    idset_has(&b->gone[WALK_USERS], user)) {
+		c->ended++;
+		return 0;
+	}
+	return rows_add(&c->out, id, org, user);
+}
+
+/*
+ * Reconcile memberships, up to the deletes, after users and
+ * organizations: each live row that existed before the walk, that the
+ * walk did not list and that no delete of its organization or user ends
+ * is looked for again in its organization's own list (the page it was
+ * on may have moved); one listed there is written, one that is not (or
+ * whose organization Clerk does not have) goes into b->gone_members.
+ * Returns as reconcile_check.
+ */
+static int
+reconcile_members(struct backfill *b, const char *before)
+{
+	struct member_candidates c;
+	struct idset		 orgs;
+	unsigned long		 live, listed, gone;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	memset(&orgs, 0, sizeof(orgs));
+	c.b = b;
+	if (store_live_members(b->st, before, collect_member, &c, b->err,
+	    sizeof(b->err)) != 0) {
+		if (b->err[0] == '\0')
+			snprintf(b->err, sizeof(b->err), "out of memory");
+		goto out;
+	}
+	live = c.live - c.ended;
+	listed = live - (unsigned long)c.out.n;
+	if (listed * 2 < live) {
+		printf("reconcile: memberships: the walk listed %lu of the "
+		    "%lu live rows, less than half: %s\n", listed, live,
+		    b->o->force ? "forced" : "refused");
+		if (!b->o->force) {
+			rc = 1;
+			goto out;
+		}
+	}
+	for (i = 0; i < c.out.n; i++) {
+		if (idset_has(&orgs, c.out.rows[i].org))
+			continue;
+		if (idset_add(&orgs, c.out.rows[i].org) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+		if (walk(b, WALK_MEMBERS, c.out.rows[i].org) == -1)
+			goto out;
+	}
+	for (i = 0; i < c.out.n; i++) {
+		if (idset_has(&b->seen[WALK_MEMBERS], c.out.rows[i].id)) {
+			b->t[WALK_MEMBERS].missed++;
+			continue;
+		}
+		if (rows_add(&b->gone_members, c.out.rows[i].id,
+		    c.out.rows[i].org, c.out.rows[i].user) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+	}
+	gone = (unsigned long)b->gone_members.n;
+	printf("reconcile: memberships: the walk listed %lu of the %lu live "
+	    "rows (%lu more end with their organization or user); %lu "
+	    "ended in Clerk\n", listed, live, c.ended, gone);
+	rc = 0;
+	if (gone > BACKFILL_REFUSE_ROWS &&
+	    gone * 100 > live * BACKFILL_REFUSE_PCT) {
+		printf("reconcile: memberships: %lu of the %lu live rows would "
+		    "be marked ended, more than %d and more than %d %%: %s\n",
+		    gone, live, BACKFILL_REFUSE_ROWS, BACKFILL_REFUSE_PCT,
+		    b->o->force ? "forced" : "refused");
+		rc = !b->o->force;
+	}
+out:
+	free(c.out.rows);
+	free(orgs.ids);
+	return rc;
+}
+
+/* Write (or with dry_run, weigh) the end of membership r. */
+static int
+end_member(struct backfill *b, const struct member_row *r)
+{
+	struct event		 ev;
+	enum store_import	 how;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EVENT_MEMBER_DELETED;
+	ev.type_name = event_type_names[ev.type];
+	ev.object_id = r->id;
+	ev.org.id = r->org;
+	ev.org.created_at = ev.org.updated_at = -1;
+	ev.member.user_id = r->user;
+	ev.member.created_at = ev.member.updated_at = -1;
+	return store_import(b->st, &ev, now_ms(), b->o->dry_run, &how,
+	    b->err, sizeof(b->err));
+}
+
 /*
  * Reconcile every walk done, then write the deletes: all of them or,
  * when a check refuses and there is no --force, none. Returns 0, 1 when
@@ -653,6 +814,11 @@ reconcile(struct backfill *b, const char *before)
 			return -1;
 		refused |= rc;
 	}
+	if (b->walked[WALK_MEMBERS]) {
+		if ((rc = reconcile_members(b, before)) == -1)
+			return -1;
+		refused |= rc;
+	}
 	if (refused)
 		printf("reconcile: %s: nothing marked deleted; if the numbers "
 		    "are right, run it again with --force\n", b->o->dry_run ?
@@ -667,6 +833,15 @@ reconcile(struct backfill *b, const char *before)
 			printf("%s %s: deleted in Clerk\n", b->o->dry_run ?
 			    "would mark" : "marked", b->gone[w].ids[i]);
 		}
+	}
+	for (i = 0; i < b->gone_members.n; i++) {
+		if (!b->o->dry_run && refused)
+			break;
+		if (end_member(b, &b->gone_members.rows[i]) == -1)
+			return -1;
+		b->t[WALK_MEMBERS].gone++;
+		printf("%s %s: ended in Clerk\n", b->o->dry_run ?
+		    "would mark" : "marked", b->gone_members.rows[i].id);
 	}
 	if (refused)
 		return BACKFILL_REFUSED;
@@ -684,9 +859,10 @@ summary(const struct backfill *b, enum walk w)
 	    walk_names[w], t->seen, verb, t->how[IMPORT_INSERTED], verb,
 	    t->how[IMPORT_UPDATED], t->how[IMPORT_UNCHANGED],
 	    t->how[IMPORT_STALE], t->failed);
-	if (b->o->reconcile && w != WALK_MEMBERS)
-		printf("%s: %lu deleted in Clerk %s, %lu found that the "
+	if (b->o->reconcile)
+		printf("%s: %lu %s in Clerk %s, %lu found that the "
 		    "listing missed\n", walk_names[w], t->gone,
+		    w == WALK_MEMBERS ? "ended" : "deleted",
 		    b->o->dry_run ? "(would be marked)" : "marked deleted",
 		    t->missed);
 }
@@ -902,6 +1078,8 @@ backfill_run(const struct config *cf, struct store *st,
 	if (o->reconcile || o->dry_run) {
 		b.walked[WALK_USERS] = wanted(&b, WALK_USERS);
 		b.walked[WALK_ORGS] = wanted(&b, WALK_ORGS);
+		b.walked[WALK_MEMBERS] = (cf->events &
+		    CONFIG_EVENTS_MEMBERSHIPS) != 0;
 	} else if (plan(&b) == -1)
 		goto out;
 
@@ -913,6 +1091,19 @@ backfill_run(const struct config *cf, struct store *st,
 		if (walk(&b, WALK_USERS, NULL) == -1)
 			goto out;
 		progress(&b, WALK_USERS, 1);
+	}
+	/*
+	 * reconcile lists the instance's memberships at once: fewer
+	 * requests than one list per organization, and what it lacks of
+	 * an organization still there was removed.
+	 */
+	if (o->reconcile && b.walked[WALK_MEMBERS]) {
+		if (walk(&b, WALK_MEMBERS, NULL) == -1)
+			goto out;
+		b.instance_members = !b.no_instance_list;
+		if (b.no_instance_list)
+			printf("memberships: GET /v1/organization_memberships "
+			    "answered 404: each organization's are read\n");
 	}
 	if (b.walked[WALK_ORGS]) {
 		b.total = 0;
@@ -954,10 +1145,11 @@ out:
 		    b.err, o->cmd != BACKFILL_CMD_BACKFILL ? "" :
 		    " (run it again to resume)");
 	api_close(b.api);
-	for (w = 0; w < 2; w++) {
+	for (w = 0; w < WALK__MAX; w++) {
 		free(b.seen[w].ids);
 		free(b.gone[w].ids);
 	}
+	free(b.gone_members.rows);
 	free(b.env);
 	return rc;
 }

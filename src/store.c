@@ -1067,6 +1067,39 @@ store_live(struct store *st, int orgs, const char *before,
 }
 
 int
+store_live_members(struct store *st, const char *before,
+    int (*fn)(void *, const char *, const char *, const char *), void *arg,
+    char *err, size_t errsz)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 q[512], *esc;
+	int		 rc = 0;
+	size_t		 n = strlen(before);
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if ((esc = malloc(2 * n + 1)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	mysql_real_escape_string(st->db, esc, before, (unsigned long)n);
+	snprintf(q, sizeof(q), "SELECT clerk_id, org_clerk_id, user_clerk_id "
+	    "FROM `%sorganization_memberships` WHERE deleted_at IS NULL AND "
+	    "created_at < '%s' ORDER BY clerk_id", st->cf->table_prefix, esc);
+	free(esc);
+	if (mysql_query(st->db, q) != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		return fail_db(st, "live memberships", err, errsz);
+	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL && row[2] != NULL)
+			rc = fn(arg, row[0], row[1], row[2]);
+	mysql_free_result(res);
+	mysql_rollback(st->db);
+	return rc;
+}
+
+int
 store_now(struct store *st, char *buf, size_t bufsz, char *err,
     size_t errsz)
 {

@@ -124,6 +124,14 @@ int		 store_live(struct store *st, int orgs, const char *before,
 		    int (*fn)(void *, const char *), void *arg, char *err,
 		    size_t errsz);
 
+/*
+ * The same for live organization_memberships rows: fn gets the
+ * membership's clerk_id, its organization's and its user's.
+ */
+int		 store_live_members(struct store *st, const char *before,
+		    int (*fn)(void *, const char *, const char *,
+		    const char *), void *arg, char *err, size_t errsz);
+
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
 

@@ -461,6 +461,102 @@ try {
     eq(p.requests.length - mark, 0, 'and no request is sent');
     await p.close();
   });
+
+  await test('reconcile ends a membership that Clerk no longer lists, and no other', async () => {
+    await reset();
+    const p = await ownFake();
+    const users = p.addUsers(20, { seed: 31 });
+    const orgs = p.addOrganizations(3, { seed: 31 });
+    const mems = [];
+    [[0, 1, 2, 3], [4, 5, 6], [7, 8]].forEach((us, i) => us.forEach((u) => mems.push(p.addMembership(orgs[i].id, users[u].id))));
+    eq((await run(['backfill'], on(p))).code, 0, 'a backfill of 3 organizations, 9 memberships');
+    const ended = async () => (await db.query('SELECT clerk_id FROM organization_memberships WHERE deleted_at IS NOT NULL ORDER BY clerk_id')).map((x) => x.clerk_id);
+    // Removed in Clerk while its webhook was lost; the organization stays.
+    p.deleteMembership(mems[1].id);
+    const mark = p.requests.length;
+    const r = await run(['reconcile'], on(p));
+    eq(r.code, 0, 'reconcile exits 0');
+    eq(await ended(), [mems[1].id], 'exactly that membership ended');
+    ok(new RegExp(`^marked ${mems[1].id}: ended in Clerk$`, 'm').test(r.out) && /^memberships: 1 ended in Clerk marked deleted/m.test(r.out), 'and said so');
+    ok(p.requests.slice(mark).some((q) => q.path === '/v1/organization_memberships'), 'from the instance-wide list');
+    eq(p.requests.slice(mark).filter((q) => /^\/v1\/organizations\/[^/]+\/memberships$/.test(q.path)).map((q) => q.path),
+      [`/v1/organizations/${orgs[0].id}/memberships`], 'looked for again in its own organization\'s list only');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organizations WHERE deleted_at IS NULL'))[0].n), 3, 'the organizations stay');
+    // Where the instance-wide list answers 404, each organization's list is read.
+    p.override('/v1/organization_memberships', 404, { errors: [{ code: 'resource_not_found', message: 'not found' }] });
+    p.deleteMembership(mems[7].id);
+    const f = await run(['reconcile'], on(p));
+    ok(f.code === 0 && /organization_memberships answered 404/.test(f.out), `without the instance-wide list: exit ${f.code}, said so`);
+    eq(await ended(), [mems[1].id, mems[7].id].sort(), 'the one removed since ends too, and no other');
+    await p.close();
+  });
+
+  await test('sync ID...: each object fetched and written as a webhook would', async () => {
+    await reset();
+    const p = await ownFake();
+    const [missing, newer, deleted, gone, ...rest] = p.addUsers(40, { seed: 29 });
+    const [org] = p.addOrganizations(1, { seed: 29 });
+    for (const u of rest.slice(0, 3)) p.addMembership(org.id, u.id);
+    const conf = on(p);
+    const cgi = cgiDriver({ bin, env: { CLERKSYNC_CONFIG: conf }, dir });
+    // A newer state from a webhook, a user deleted by one, and a user that
+    // the table has and Clerk no longer does.
+    const w1 = await cgi.send(webhook('user.updated', { ...newer, first_name: 'Newer', updated_at: newer.updated_at + 5000 }, newer.updated_at + 5000));
+    const w2 = await cgi.send(webhook('user.deleted', { deleted: true, id: deleted.id, object: 'user' }, deleted.updated_at + 10));
+    const w3 = await cgi.send(webhook('user.created', gone, gone.updated_at));
+    eq([w1.json.status, w2.json.status, w3.json.status], ['applied', 'applied', 'applied'], 'three webhooks applied first');
+    p.deleteUser(gone.id);
+    const ids = [missing.id, newer.id, deleted.id, gone.id, org.id];
+    const dry = await run(['sync', '--dry-run', ...ids], conf);
+    ok(dry.code === 0 && new RegExp(`^${missing.id}: would be inserted$`, 'm').test(dry.out), `--dry-run says what it would do (exit ${dry.code})`);
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users'))[0].n), 3, '--dry-run writes nothing');
+    const r = await run(['sync', ...ids], conf);
+    eq(r.code, 0, 'sync exits 0');
+    const line = (id) => (new RegExp(`^${id}: (.*)$`, 'm').exec(r.out) || [])[1];
+    eq(line(missing.id), 'inserted', 'one line per id: a missing user inserted');
+    const got = await usersTable();
+    eq(got.get(missing.id), expectedUser(missing), 'the missing user appears, exactly as the API has it');
+    ok(/^stale/.test(line(newer.id)), `a user with a newer stored state: stale (${line(newer.id)})`);
+    eq(got.get(newer.id), expectedUser({ ...newer, first_name: 'Newer', updated_at: newer.updated_at + 5000 }), 'and not overwritten');
+    ok(/^stale/.test(line(deleted.id)), 'a deleted user: stale');
+    eq((await db.query('SELECT deleted_at IS NOT NULL AS d, email FROM users WHERE clerk_id = ?', [deleted.id])).map((x) => [Number(x.d), x.email]), [[1, null]],
+      'and it stays deleted');
+    eq(line(gone.id), 'deleted in Clerk: marked deleted', 'a user Clerk no longer has: marked deleted');
+    eq(await deletedIds(), [deleted.id, gone.id].sort(), 'exactly those two are deleted');
+    ok(/^updated|^inserted/.test(line(org.id)) && /memberships: 3 read, 3 inserted/.test(line(org.id)), `an organization with its memberships (${line(org.id)})`);
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organization_memberships WHERE org_clerk_id = ? AND deleted_at IS NULL', [org.id]))[0].n), 3,
+      'its 3 memberships written');
+    const mark = p.requests.length;
+    const bad = await run(['sync', missing.id, 'sess_2abcdefghijklmnopqrstuvwxyz'], conf);
+    ok(bad.code === 2 && /sync: 'sess_2abcdefghijklmnopqrstuvwxyz' is not a user_\.\.\. or org_\.\.\. id/.test(bad.err), `an unknown id prefix is refused (exit ${bad.code})`);
+    eq(p.requests.length - mark, 0, 'before any request');
+    const none = await run(['sync'], conf);
+    eq(none.code, 2, 'no id: a usage error');
+    // The 404 rules of reconcile hold: only resource_not_found marks.
+    const [other] = rest.slice(10, 11);
+    p.override(`/v1/users/${other.id}`, 404, '<html>Not Found</html>');
+    const odd = await run(['sync', other.id], conf);
+    ok(odd.code === 1 && /a 404 that is not Clerk's resource_not_found/.test(odd.out), 'a bare 404: exit 1, nothing marked');
+    eq(await deletedIds(), [deleted.id, gone.id].sort(), 'nothing more is deleted');
+    await p.close();
+  });
+
+  await test('sync marks more than 10 rows deleted only with --force, as reconcile', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(100, { seed: 30 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 100 users');
+    const gone = all.slice(0, 11);
+    for (const u of gone) p.deleteUser(u.id);
+    const r = await run(['sync', ...gone.map((u) => u.id)], on(p, { events: 'users' }));
+    ok(r.code === 3 && /^sync: users: 11 of the 100 live rows would be marked deleted, more than 10 and more than 5 %: refused$/m.test(r.out),
+      `11 of 100: refused, exit 3, the numbers named (exit ${r.code})`);
+    eq(await deletedIds(), [], 'nothing marked');
+    const f = await run(['sync', '--force', ...gone.map((u) => u.id)], on(p, { events: 'users' }));
+    eq(f.code, 0, '--force: exit 0');
+    eq(await deletedIds(), gone.map((u) => u.id).sort(), 'the 11 marked deleted');
+    await p.close();
+  });
 } catch (e) {
   ok(false, `harness: ${e.message.split('\n')[0]}`);
   diag(e.stack);

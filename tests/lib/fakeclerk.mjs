@@ -258,6 +258,7 @@ export async function startFakeClerk(opts = {}) {
     if (seg[1] === 'users' && seg[2] === 'count' && seg.length === 3) return [200, { object: 'total_count', total_count: users.size }];
     if (seg[1] === 'users' && seg.length === 3) return one(users.get(seg[2]));
     if (seg[1] === 'organizations' && seg.length === 2) return listed(organizations.values(), true);
+    if (seg[1] === 'organization_memberships' && seg.length === 2) return listed([...memberships.values()].map(view), true);
     if (seg[1] === 'organizations' && seg.length === 3) return one(organizations.get(seg[2]));
     if (seg[1] === 'organizations' && seg[3] === 'memberships' && seg.length === 4) {
       if (!organizations.has(seg[2])) return [404, errorBody(404)];
