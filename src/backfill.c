@@ -558,24 +558,23 @@ collect(void *arg, const char *id)
 }
 
 /*
- * Whether marking b->gone[w] deleted, of live rows of kind w, needs
- * --force: more than BACKFILL_REFUSE_ROWS and BACKFILL_REFUSE_PCT
- * percent. Returns 1 (said, with the numbers) if it does and is not
- * forced, else 0.
+ * Whether marking gone of the live rows of kind w deleted (memberships:
+ * ended) needs --force: more than BACKFILL_REFUSE_ROWS and
+ * BACKFILL_REFUSE_PCT percent. Returns 1 (said, with the numbers) if it
+ * does and is not forced, else 0.
  */
 static int
-too_many(struct backfill *b, enum walk w, unsigned long live)
+too_many(struct backfill *b, enum walk w, unsigned long gone,
+    unsigned long live)
 {
-	unsigned long	 gone = (unsigned long)b->gone[w].n;
-
 	if (gone <= BACKFILL_REFUSE_ROWS ||
 	    gone * 100 <= live * BACKFILL_REFUSE_PCT)
 		return 0;
-	printf("%s: %s: %lu of the %lu live rows would be marked deleted, "
-	    "more than %d and more than %d %%: %s\n",
+	printf("%s: %s: %lu of the %lu live rows would be marked %s, more "
+	    "than %d and more than %d %%: %s\n",
 	    backfill_cmd_names[b->o->cmd], walk_names[w], gone, live,
-	    BACKFILL_REFUSE_ROWS, BACKFILL_REFUSE_PCT, b->o->force ?
-	    "forced" : "refused");
+	    w == WALK_MEMBERS ? "ended" : "deleted", BACKFILL_REFUSE_ROWS,
+	    BACKFILL_REFUSE_PCT, b->o->force ? "forced" : "refused");
 	return !b->o->force;
 }
 
@@ -647,7 +646,7 @@ reconcile_check(struct backfill *b, enum walk w, const char *before)
 	gone = (unsigned long)b->gone[w].n;
 	printf("reconcile: %s: the walk listed %lu of the %lu live rows; "
 	    "%lu deleted in Clerk\n", walk_names[w], listed, c.live, gone);
-	rc = too_many(b, w, c.live);
+	rc = too_many(b, w, gone, c.live);
 out:
 	free(c.out.ids);
 	return rc;
@@ -759,15 +758,7 @@ reconcile_members(struct backfill *b, const char *before)
 	printf("reconcile: memberships: the walk listed %lu of the %lu live "
 	    "rows (%lu more end with their organization or user); %lu "
 	    "ended in Clerk\n", listed, live, c.ended, gone);
-	rc = 0;
-	if (gone > BACKFILL_REFUSE_ROWS &&
-	    gone * 100 > live * BACKFILL_REFUSE_PCT) {
-		printf("reconcile: memberships: %lu of the %lu live rows would "
-		    "be marked ended, more than %d and more than %d %%: %s\n",
-		    gone, live, BACKFILL_REFUSE_ROWS, BACKFILL_REFUSE_PCT,
-		    b->o->force ? "forced" : "refused");
-		rc = !b->o->force;
-	}
+	rc = too_many(b, WALK_MEMBERS, gone, live);
 out:
 	free(c.out.rows);
 	free(orgs.ids);
@@ -859,10 +850,14 @@ summary(const struct backfill *b, enum walk w)
 	    walk_names[w], t->seen, verb, t->how[IMPORT_INSERTED], verb,
 	    t->how[IMPORT_UPDATED], t->how[IMPORT_UNCHANGED],
 	    t->how[IMPORT_STALE], t->failed);
-	if (b->o->reconcile)
-		printf("%s: %lu %s in Clerk %s, %lu found that the "
+	if (b->o->reconcile && w == WALK_MEMBERS)
+		printf("%s: %lu ended in Clerk %s, %lu found that the "
 		    "listing missed\n", walk_names[w], t->gone,
-		    w == WALK_MEMBERS ? "ended" : "deleted",
+		    b->o->dry_run ? "(would be marked)" : "marked ended",
+		    t->missed);
+	else if (b->o->reconcile)
+		printf("%s: %lu deleted in Clerk %s, %lu found that the "
+		    "listing missed\n", walk_names[w], t->gone,
 		    b->o->dry_run ? "(would be marked)" : "marked deleted",
 		    t->missed);
 }
@@ -978,7 +973,7 @@ sync_ids(struct backfill *b, const char *before)
 		if (store_live(b->st, w == WALK_ORGS, before, count_live,
 		    &live, b->err, sizeof(b->err)) != 0)
 			return -1;
-		refused |= too_many(b, w, live);
+		refused |= too_many(b, w, (unsigned long)b->gone[w].n, live);
 	}
 	if (refused)
 		printf("sync: %s: nothing marked deleted; if the numbers are "

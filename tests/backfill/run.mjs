@@ -477,7 +477,7 @@ try {
     const r = await run(['reconcile'], on(p));
     eq(r.code, 0, 'reconcile exits 0');
     eq(await ended(), [mems[1].id], 'exactly that membership ended');
-    ok(new RegExp(`^marked ${mems[1].id}: ended in Clerk$`, 'm').test(r.out) && /^memberships: 1 ended in Clerk marked deleted/m.test(r.out), 'and said so');
+    ok(new RegExp(`^marked ${mems[1].id}: ended in Clerk$`, 'm').test(r.out) && /^memberships: 1 ended in Clerk marked ended/m.test(r.out), 'and said so');
     ok(p.requests.slice(mark).some((q) => q.path === '/v1/organization_memberships'), 'from the instance-wide list');
     eq(p.requests.slice(mark).filter((q) => /^\/v1\/organizations\/[^/]+\/memberships$/.test(q.path)).map((q) => q.path),
       [`/v1/organizations/${orgs[0].id}/memberships`], 'looked for again in its own organization\'s list only');
@@ -488,6 +488,18 @@ try {
     const f = await run(['reconcile'], on(p));
     ok(f.code === 0 && /organization_memberships answered 404/.test(f.out), `without the instance-wide list: exit ${f.code}, said so`);
     eq(await ended(), [mems[1].id, mems[7].id].sort(), 'the one removed since ends too, and no other');
+    // Ending more than 10 and more than 5 % needs --force, as deletes do.
+    p.override('/v1/organization_memberships');
+    const [big] = p.addOrganizations(1, { seed: 32 });
+    const many = users.slice(1, 19).map((u) => p.addMembership(big.id, u.id));
+    eq((await run(['reconcile'], on(p))).code, 0, 'an organization with 18 members more, reconciled');
+    for (const m of many.slice(0, 11)) p.deleteMembership(m.id);
+    const r11 = await run(['reconcile'], on(p));
+    ok(r11.code === 3 && /^reconcile: memberships: 11 of the 25 live rows would be marked ended, more than 10 and more than 5 %: refused$/m.test(r11.out),
+      `11 of 25 memberships: refused, exit 3, the numbers named (exit ${r11.code})`) || diag(r11.out);
+    eq((await ended()).length, 2, 'none ended');
+    const f11 = await run(['reconcile', '--force'], on(p));
+    eq([f11.code, (await ended()).length], [0, 13], '--force ends the 11');
     await p.close();
   });
 

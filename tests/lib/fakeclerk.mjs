@@ -1,5 +1,6 @@
-// A local fake of Clerk's Backend API (users, organizations, memberships) for
-// tests of `clerksync.fcgi backfill` / `reconcile`. HTTPS on 127.0.0.1 with a
+// A local fake of Clerk's Backend API (users, organizations, memberships, also
+// instance-wide at /v1/organization_memberships) for tests of
+// `clerksync.fcgi backfill` / `reconcile` / `sync`. HTTPS on 127.0.0.1 with a
 // throwaway CA (caFile), Bearer auth, Clerk's pagination shapes, a sliding
 // window rate limit answering 429 + Retry-After, and fault injection.
 //
