@@ -931,7 +931,9 @@ sync_ids(struct backfill *b, const char *before)
 			continue;
 		}
 		if (found == LOOKUP_GONE) {
-			if (idset_add(&b->gone[w], id) == -1) {
+			/* Named twice, marked once. */
+			if (!idset_has(&b->gone[w], id) &&
+			    idset_add(&b->gone[w], id) == -1) {
 				snprintf(b->err, sizeof(b->err),
 				    "out of memory");
 				return -1;
