@@ -68,13 +68,13 @@ struct backfill {
 	struct api		*api;
 	struct tally		 t[WALK__MAX];
 	struct idset		 seen[WALK__MAX];	/* listed */
-	struct idset		 gone[WALK__MAX];	/* to mark deleted */
+	struct idset		 gone[WALK__MAX];	/* to mark */
 	struct member_rows	 gone_members;	/* reconcile: to end */
 	unsigned long		 lookups_failed;	/* reconcile */
 	long long		 from[WALK__MAX];	/* backfill: start */
 	int			 walked[WALK__MAX];	/* in this run */
-	int			 instance_members;	/* listed at once */
-	int			 no_instance_list;	/* 404 for that */
+	int			 instance_members; /* listed at once */
+	int			 no_instance_list; /* 404 for that */
 	char			*env;		/* an object in an envelope */
 	size_t			 envcap;
 	char			 err[512];
@@ -656,7 +656,7 @@ struct member_candidates {
 	struct backfill		*b;
 	struct member_rows	 out;
 	unsigned long		 live;
-	unsigned long		 ended;	/* by their organization's or user's */
+	unsigned long		 ended;	/* by their organization or user */
 };
 
 static int

@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-#define API_ATTEMPTS	6	/* tries in all (5 retries) on 5xx or timeout */
+#define API_ATTEMPTS	6	/* tries in all on 5xx or timeout */
 #define API_LIMITED_MAX	30	/* 429 answers to one request */
 #define API_TIMEOUT	30	/* seconds, default per request */
 #define API_BODY_MAX	(64 * 1024 * 1024)	/* bytes of one answer */
