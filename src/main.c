@@ -278,8 +278,10 @@ usage(FILE *f)
 	    "usage: clerksync.fcgi check | migrate | --help | --version\n"
 	    "       clerksync.fcgi backfill [--restart] [--limit N] "
 	    "[--timeout S]\n"
-	    "       clerksync.fcgi reconcile [--dry-run] [--limit N] "
-	    "[--timeout S]\n"
+	    "       clerksync.fcgi reconcile [--dry-run] [--force] "
+	    "[--limit N] [--timeout S]\n"
+	    "       clerksync.fcgi sync [--dry-run] [--force] [--timeout S] "
+	    "ID...\n"
 	    "       clerksync.fcgi status [--quiet-for DURATION]\n"
 	    "\n"
 	    "Started by a web server (FastCGI or CGI), clerksync answers\n"
@@ -290,6 +292,8 @@ usage(FILE *f)
 	    "             Backend API; resumes where it stopped\n"
 	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
 	    "             longer has (--dry-run: only report)\n"
+	    "  sync       fetch the users (user_...) and organizations\n"
+	    "             (org_...) named, and write them as a webhook would\n"
 	    "  status     when each kind of event last arrived; exit 1 if\n"
 	    "             nothing did for longer than DURATION (90m, 6h, 2d)\n"
 	    "Configuration: $CLERKSYNC_CONFIG, else ~/clerksync-FOLDER.conf\n"
@@ -319,10 +323,9 @@ main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
-	walk = argc > 1 && (strcmp(argv[1], "backfill") == 0 ||
-	    strcmp(argv[1], "reconcile") == 0);
-	if (walk && backfill_args(argc - 2, argv + 2, argv[1][0] == 'r', &bo,
-	    err, sizeof(err)) == -1) {
+	walk = argc > 1 ? backfill_cmd(argv[1]) : -1;
+	if (walk != -1 && backfill_args(argc - 2, argv + 2,
+	    (enum backfill_cmd)walk, &bo, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		usage(stderr);
 		return 2;
@@ -334,7 +337,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	if (!walk && !stat && (argc > 2 || (argc == 2 &&
+	if (walk == -1 && !stat && (argc > 2 || (argc == 2 &&
 	    strcmp(argv[1], "check") != 0 && strcmp(argv[1], "migrate") !=
 	    0))) {
 		usage(stderr);
@@ -345,7 +348,7 @@ main(int argc, char *argv[])
 
 	/* Read before the first accept: settings come from the process. */
 	configure(&hd);
-	if (walk) {
+	if (walk != -1) {
 		if (hd.cf == NULL) {
 			printf("config: %s\n", cferr);
 			goto out;

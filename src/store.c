@@ -245,9 +245,8 @@ build_sql(struct store *st)
 	cat(st->sql[STMT_PEEK_MEMBER], "SELECT clerk_updated_at, deleted_at "
 	    "IS NOT NULL FROM `%sorganization_memberships` WHERE clerk_id = ?",
 	    pre);
-	cat(st->sql[STMT_PROGRESS_GET], "SELECT next_offset FROM "
-	    "`%sclerksync_backfill` WHERE walk = ? AND finished_at IS NULL",
-	    pre);
+	cat(st->sql[STMT_PROGRESS_GET], "SELECT next_offset, finished_at IS "
+	    "NOT NULL FROM `%sclerksync_backfill` WHERE walk = ?", pre);
 	cat(st->sql[STMT_PROGRESS_SET], "INSERT INTO `%sclerksync_backfill` "
 	    "(walk, next_offset, started_at, updated_at, finished_at) VALUES "
 	    "(?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, "
@@ -1109,7 +1108,7 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 	const struct progress_arg *a = arg;
 	MYSQL_BIND		 b[3];
 	unsigned long long	 rows;
-	long long		 done = a->done, off = 0;
+	long long		 done = a->done, off = 0, fin = 0;
 	int			 rc;
 
 	bind_id(&b[0], a->walk);
@@ -1120,14 +1119,16 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 		return exec(st, STMT_PROGRESS_SET, b, &rows, err, errsz) ==
 		    -1 ? -1 : 0;
 	}
-	memset(&b[1], 0, sizeof(b[1]));
-	b[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	memset(&b[1], 0, 2 * sizeof(b[1]));
+	b[1].buffer_type = b[2].buffer_type = MYSQL_TYPE_LONGLONG;
 	b[1].buffer = &off;
+	b[2].buffer = &fin;
 	if ((rc = fetch_one(st, STMT_PROGRESS_GET, &b[0], &b[1], "progress",
 	    err, errsz)) == -1)
 		return -1;
 	*a->offset = rc == 1 ? off : 0;
-	return 0;
+	return rc == 0 ? PROGRESS_NONE : fin ? PROGRESS_FINISHED :
+	    PROGRESS_UNFINISHED;
 }
 
 int
@@ -1136,7 +1137,7 @@ store_progress(struct store *st, const char *walk, long long *offset,
 {
 	struct progress_arg	 a = { walk, offset, set, done };
 
-	return run(st, progress_fn, &a, walk, err, errsz) == -1 ? -1 : 0;
+	return run(st, progress_fn, &a, walk, err, errsz);
 }
 
 int
@@ -1166,6 +1167,39 @@ store_live(struct store *st, int orgs, const char *before,
 	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL)
 		if (row[0] != NULL)
 			rc = fn(arg, row[0]);
+	mysql_free_result(res);
+	mysql_rollback(st->db);
+	return rc;
+}
+
+int
+store_live_members(struct store *st, const char *before,
+    int (*fn)(void *, const char *, const char *, const char *), void *arg,
+    char *err, size_t errsz)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 q[512], *esc;
+	int		 rc = 0;
+	size_t		 n = strlen(before);
+
+	if (st->db == NULL && connect_db(st, err, errsz) == -1)
+		return -1;
+	if ((esc = malloc(2 * n + 1)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	mysql_real_escape_string(st->db, esc, before, (unsigned long)n);
+	snprintf(q, sizeof(q), "SELECT clerk_id, org_clerk_id, user_clerk_id "
+	    "FROM `%sorganization_memberships` WHERE deleted_at IS NULL AND "
+	    "created_at < '%s' ORDER BY clerk_id", st->cf->table_prefix, esc);
+	free(esc);
+	if (mysql_query(st->db, q) != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		return fail_db(st, "live memberships", err, errsz);
+	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL && row[2] != NULL)
+			rc = fn(arg, row[0], row[1], row[2]);
 	mysql_free_result(res);
 	mysql_rollback(st->db);
 	return rc;

@@ -100,9 +100,18 @@ int		 store_import(struct store *st, const struct event *ev,
 		    long long ts, int dry_run, enum store_import *how,
 		    char *err, size_t errsz);
 
+/* Where a backfill walk stands. */
+enum store_progress {
+	PROGRESS_NONE,		/* never recorded */
+	PROGRESS_UNFINISHED,	/* stopped at *offset */
+	PROGRESS_FINISHED,	/* walked to the end */
+	PROGRESS__MAX
+};
+
 /*
- * The next offset of an unfinished backfill walk (0 if none), or with
- * set, record it (done: the walk finished). Returns 0 or -1.
+ * Without set, read where walk stands: returns an enum store_progress
+ * with *offset its recorded next offset (0 if none). With set, record
+ * *offset (done: the walk finished) and return 0. -1 on failure.
  */
 int		 store_progress(struct store *st, const char *walk,
 		    long long *offset, int set, int done, char *err,
@@ -120,6 +129,14 @@ int		 store_now(struct store *st, char *buf, size_t bufsz,
 int		 store_live(struct store *st, int orgs, const char *before,
 		    int (*fn)(void *, const char *), void *arg, char *err,
 		    size_t errsz);
+
+/*
+ * The same for live organization_memberships rows: fn gets the
+ * membership's clerk_id, its organization's and its user's.
+ */
+int		 store_live_members(struct store *st, const char *before,
+		    int (*fn)(void *, const char *, const char *,
+		    const char *), void *arg, char *err, size_t errsz);
 
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
