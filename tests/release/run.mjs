@@ -184,7 +184,7 @@ async function chrootSuite(base, file, db) {
   root.writeConf('home/acct/clerksync.conf', {});
   const c0 = await root.exec(['check']);
   seen.push(...said(c0).split('\n'));
-  ok(c0.code === 1 && /^config: \/home\/acct\/clerksync\.conf$/m.test(c0.out) && /^schema: version 0, expected \d+/m.test(c0.out),
+  ok(c0.code === 1 && /^config: \/home\/acct\/clerksync\.conf \(read as user acct, uid \d+\)$/m.test(c0.out) && /^schema: version 0, expected \d+/m.test(c0.out),
     'chroot: check finds ~/clerksync.conf through the bundled glibc (getpwuid, only /etc/passwd) and says the schema is missing');
   if (c0.code !== 1) diag(said(c0));
   const m1 = await root.exec(['migrate']);
