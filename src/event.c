@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "config.h"
 #include "event.h"
 #include "json.h"
@@ -140,16 +142,67 @@ is_null(struct json_span v)
 }
 
 /*
- * The text of v, a JSON string as sent, decoded: a view into the body
- * where it holds no escape and cstr is not set, else a copy in the arena
- * (ended by a NUL if cstr; \u0000 stays a NUL byte inside). -1 if v is
- * not a string or holds a lone surrogate, -2 if memory runs out.
+ * cJSON decodes each value clerksync reads, from the span the scanner
+ * found, never the whole body. While it parses, its hooks allocate in the
+ * event's arena and free nothing, so the item and its string live as
+ * long as the event, with no copy and no cJSON_Delete (which must never
+ * see them: they are not malloc's). decode_oom says an allocation failed.
+ */
+static struct arena	*decode_arena;
+static int		 decode_oom;
+
+static void *
+decode_alloc(size_t n)
+{
+	void	*p;
+
+	if ((p = arena_alloc(decode_arena, n)) == NULL)
+		decode_oom = 1;
+	return p;
+}
+
+static void
+decode_keep(void *p)
+{
+	(void)p;		/* freed with the arena */
+}
+
+/*
+ * The value in v, decoded by cJSON, or NULL if cJSON does not read
+ * exactly v as one value (a lone surrogate: no character) or memory runs
+ * out (decode_oom).
+ */
+static const cJSON *
+decode(struct event *ev, struct json_span v)
+{
+	cJSON_Hooks	 hooks = { decode_alloc, decode_keep };
+	const char	*end = NULL;
+	cJSON		*item;
+
+	decode_arena = ev->arena;
+	cJSON_InitHooks(&hooks);
+	item = cJSON_ParseWithLengthOpts(v.p, v.len, &end, 0);
+	cJSON_InitHooks(NULL);
+	decode_arena = NULL;
+	return item != NULL && end == v.p + v.len ? item : NULL;
+}
+
+/*
+ * The text of v, a JSON string as sent: a view into the body where it
+ * holds no escape and cstr is not set (its bytes are the text), else
+ * cJSON's decoding of it in the arena, ended by a NUL. A \u0000 stays a
+ * NUL byte inside: cJSON writes one for each, and they are the only NULs
+ * of the text (json_string_nuls), so the length is found segment by
+ * segment. -1 if v is not a string or holds a lone surrogate, -2 if
+ * memory runs out.
  */
 static int
 text_of(struct event *ev, struct json_span v, int cstr, const char **p,
     size_t *len)
 {
-	char	*buf;
+	const cJSON	*item;
+	const char	*s;
+	size_t		 n, nuls;
 
 	*p = NULL;
 	*len = 0;
@@ -160,26 +213,30 @@ text_of(struct event *ev, struct json_span v, int cstr, const char **p,
 		*len = v.len - 2;
 		return 0;
 	}
-	if ((buf = arena_alloc(ev->arena, v.len + 1)) == NULL)
-		return -2;
-	if (json_string(v, buf, len) == -1)
+	if ((item = decode(ev, v)) == NULL)
+		return decode_oom ? -2 : -1;
+	if (!cJSON_IsString(item))
 		return -1;
-	buf[*len] = '\0';
-	*p = buf;
+	s = item->valuestring;
+	n = strlen(s);
+	for (nuls = json_string_nuls(v); nuls > 0 && n < v.len - 2; nuls--)
+		n += 1 + strlen(s + n + 1);
+	if (nuls > 0 || n > v.len - 2)
+		return -1;		/* not as validated: never cut */
+	*p = s;
+	*len = n;
 	return 0;
 }
 
-/* Whether v, a JSON string as sent, decodes to lit (short). */
+/* Whether v, a JSON string as sent, decodes to lit. */
 static int
-str_is(struct json_span v, const char *lit)
+str_is(struct event *ev, struct json_span v, const char *lit)
 {
-	char	 buf[64];
-	size_t	 n;
+	const char	*p;
+	size_t		 n;
 
-	if (v.p == NULL || v.len > sizeof(buf) || *v.p != '"' ||
-	    json_string(v, buf, &n) == -1)
-		return 0;
-	return n == strlen(lit) && memcmp(buf, lit, n) == 0;
+	return text_of(ev, v, 0, &p, &n) == 0 && n == strlen(lit) &&
+	    memcmp(p, lit, n) == 0;
 }
 
 /*
@@ -211,24 +268,26 @@ get_text(struct event *ev, struct json_span v, size_t max, int bytes,
 	return 0;
 }
 
-/* A nullable integer: -1 for absent or null; -1 returned if not one. */
+/*
+ * A nullable integer: -1 for absent or null; -1 returned if not one (or
+ * memory runs out: decode_oom). No integer clerksync keeps needs 64
+ * characters: a longer number (5.000...01, which a double rounds to 5)
+ * is refused before cJSON reads it.
+ */
 static int
-get_int(struct json_span v, long long *out)
+get_int(struct event *ev, struct json_span v, long long *out)
 {
-	char	 buf[64], *end;
-	double	 d;
+	const cJSON	*item;
+	double		 d;
 
 	*out = -1;
 	if (is_null(v))
 		return 0;
-	if (v.len >= sizeof(buf) || (*v.p != '-' && (*v.p < '0' ||
-	    *v.p > '9')))
+	if (v.len >= 64 || (item = decode(ev, v)) == NULL ||
+	    !cJSON_IsNumber(item))
 		return -1;
-	memcpy(buf, v.p, v.len);
-	buf[v.len] = '\0';
-	d = strtod(buf, &end);
-	if (*end != '\0' || !isfinite(d) || d < 0 || d > EVENT_INT_MAX ||
-	    d != floor(d))
+	d = item->valuedouble;
+	if (!isfinite(d) || d < 0 || d > EVENT_INT_MAX || d != floor(d))
 		return -1;
 	*out = (long long)d;
 	return 0;
@@ -239,7 +298,7 @@ static void
 get_when(struct event *ev, struct json_span v, long long *out,
     const char *warning)
 {
-	if (get_int(v, out) == -1) {
+	if (get_int(ev, v, out) == -1) {
 		*out = -1;
 		warn(ev, warning);
 	}
@@ -247,15 +306,16 @@ get_when(struct event *ev, struct json_span v, long long *out,
 
 /* A boolean: absent or null is 0; -1 returned if not one. */
 static int
-get_bool(struct json_span v, int *out)
+get_bool(struct event *ev, struct json_span v, int *out)
 {
+	const cJSON	*item;
+
 	*out = 0;
 	if (is_null(v))
 		return 0;
-	if (v.len == 4 && memcmp(v.p, "true", 4) == 0)
-		*out = 1;
-	else if (v.len != 5 || memcmp(v.p, "false", 5) != 0)
+	if ((item = decode(ev, v)) == NULL || !cJSON_IsBool(item))
 		return -1;
+	*out = cJSON_IsTrue(item);
 	return 0;
 }
 
@@ -330,7 +390,8 @@ get_primary(struct event *ev, struct json_span pid, struct json_span list,
 		if (verified == NULL || out->p == NULL)
 			return 0;
 		*verified = f[2].p != NULL && *f[2].p == '{' &&
-		    json_member(f[2], "status", &st) && str_is(st, "verified");
+		    json_member(f[2], "status", &st) &&
+		    str_is(ev, st, "verified");
 		return 0;
 	}
 	return 0;
@@ -458,12 +519,12 @@ parse_user(struct event *ev, struct json_span data, int private_too,
 		    "[A-Za-z0-9_-]");
 	if (ev->type == EVENT_USER_DELETED)
 		return 0;
-	if (get_int(f[USER_UPDATED_AT], &u->updated_at) == -1 ||
+	if (get_int(ev, f[USER_UPDATED_AT], &u->updated_at) == -1 ||
 	    u->updated_at < 0)
 		BAD("data.updated_at must be an integer (ms)");
-	if (get_bool(f[USER_BANNED], &u->banned) == -1)
+	if (get_bool(ev, f[USER_BANNED], &u->banned) == -1)
 		BAD("data.banned must be a boolean");
-	if (get_bool(f[USER_LOCKED], &u->locked) == -1)
+	if (get_bool(ev, f[USER_LOCKED], &u->locked) == -1)
 		BAD("data.locked must be a boolean");
 	get_when(ev, f[USER_CREATED_AT], &u->created_at, "data.created_at "
 	    "is not an integer (ms): stored as NULL");
@@ -536,7 +597,7 @@ parse_org(struct event *ev, struct json_span obj, int private_too,
 		    "data.organization.id must be a Clerk id");
 	if (ev->type == EVENT_ORG_DELETED)
 		return 0;
-	if (get_int(f[ORG_UPDATED_AT], &o->updated_at) == -1 ||
+	if (get_int(ev, f[ORG_UPDATED_AT], &o->updated_at) == -1 ||
 	    o->updated_at < 0)
 		BAD("organization updated_at must be an integer (ms)");
 	get_when(ev, f[ORG_CREATED_AT], &o->created_at, "organization "
@@ -621,7 +682,7 @@ parse_member(struct event *ev, struct json_span data, int private_too,
 	    !json_member(f[MEMBER_USER_DATA], "user_id", &uid) ||
 	    get_id(ev, uid, &m->user_id) == -1)
 		BAD("data.public_user_data.user_id must be a Clerk id");
-	if (get_int(f[MEMBER_UPDATED_AT], &m->updated_at) == -1 ||
+	if (get_int(ev, f[MEMBER_UPDATED_AT], &m->updated_at) == -1 ||
 	    (m->updated_at < 0 && ev->type != EVENT_MEMBER_DELETED))
 		BAD("data.updated_at must be an integer (ms)");
 	get_when(ev, f[MEMBER_CREATED_AT], &m->created_at, "data.created_at "
@@ -661,9 +722,10 @@ event_parse(const char *body, size_t len, int private_too,
 	struct json_stats	 st;
 	long long		 ts;
 	size_t			 n;
-	int			 t, trouble;
+	int			 t, trouble, rc;
 
 	memset(ev, 0, sizeof(*ev));
+	decode_oom = 0;
 	ev->timestamp = -1;
 	ev->user.email_verified = -1;
 	ev->org.created_at = ev->org.updated_at = -1;
@@ -694,7 +756,7 @@ event_parse(const char *body, size_t len, int private_too,
 	data = env[ENV_DATA];
 	if (data.p == NULL || *data.p != '{')
 		BAD("data is missing or not an object");
-	if (get_int(env[ENV_TIMESTAMP], &ts) == -1)
+	if (get_int(ev, env[ENV_TIMESTAMP], &ts) == -1)
 		BAD("timestamp must be an integer");
 	if (ts >= 0)
 		ev->timestamp = ts < EVENT_SECONDS_BELOW ? ts * 1000 : ts;
@@ -712,22 +774,30 @@ event_parse(const char *body, size_t len, int private_too,
 	case EVENT_USER_CREATED:
 	case EVENT_USER_UPDATED:
 	case EVENT_USER_DELETED:
-		return parse_user(ev, data, private_too, trouble, why);
+		rc = parse_user(ev, data, private_too, trouble, why);
+		break;
 	case EVENT_ORG_CREATED:
 	case EVENT_ORG_UPDATED:
 	case EVENT_ORG_DELETED:
-		if (parse_org(ev, data, private_too, trouble, why) == -1)
-			return -1;
-		ev->object_id = ev->org.id;
-		return 0;
+		if ((rc = parse_org(ev, data, private_too, trouble,
+		    why)) == 0)
+			ev->object_id = ev->org.id;
+		break;
 	case EVENT_MEMBER_CREATED:
 	case EVENT_MEMBER_UPDATED:
 	case EVENT_MEMBER_DELETED:
-		return parse_member(ev, data, private_too, trouble, why);
+		rc = parse_member(ev, data, private_too, trouble, why);
+		break;
 	default:
-		return 0;
+		rc = 0;
+		break;
 	}
+	if (rc == 0 && !decode_oom)
+		return 0;
 fail:
+	/* A value not decoded for want of memory: not the field's fault. */
+	if (decode_oom)
+		*why = "out of memory";
 	return -1;
 }
 

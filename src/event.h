@@ -1,6 +1,7 @@
 /*
  * clerksync — event: verified bytes -> struct event, read from the
- * spans the json scanner finds. Knows Clerk's payloads (SPEC section 2),
+ * spans the json scanner finds, each value decoded by cJSON over its
+ * span (the only user of cJSON). Knows Clerk's payloads (SPEC section 2),
  * nothing of HTTP or SQL.
  * SPDX-License-Identifier: ISC
  */

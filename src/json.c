@@ -561,21 +561,20 @@ json_without(struct json_span obj, struct json_span val, char *out)
 	return obj.len - (size_t)(to - from);
 }
 
-int
-json_string_has_nul(struct json_span str)
+size_t
+json_string_nuls(struct json_span str)
 {
-	const char	*p, *end = str.p + str.len;
+	const char	*p, *end;
+	size_t		 n = 0;
 
 	if (str.p == NULL || str.len < 2 || *str.p != '"')
 		return 0;
-	for (p = str.p + 1; p < end; p++) {
-		if (*p != '\\')
-			continue;
+	end = str.p + str.len - 1;
+	for (p = str.p + 1; p < end &&
+	    (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2)
 		if (p[1] == 'u' && hex4(p + 2) == 0)
-			return 1;
-		p++;
-	}
-	return 0;
+			n++;
+	return n;
 }
 
 int
@@ -590,71 +589,5 @@ json_maybe_nul(const char *buf, size_t len)
 		if (p >= end)
 			break;
 	}
-	return 0;
-}
-
-/* c as UTF-8 at out; returns the length. */
-static size_t
-put_utf8(char *out, unsigned long c)
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xc0 | c >> 6);
-		out[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xe0 | c >> 12);
-		out[1] = (char)(0x80 | (c >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | c >> 18);
-	out[1] = (char)(0x80 | (c >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (c >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
-int
-json_string(struct json_span str, char *out, size_t *outlen)
-{
-	const char	*p, *end;
-	char		*o = out;
-	unsigned long	 c, lo;
-
-	*outlen = 0;
-	if (str.p == NULL || str.len < 2 || *str.p != '"')
-		return -1;
-	for (p = str.p + 1, end = str.p + str.len - 1; p < end; ) {
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
-		switch (p[1]) {
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
-		case 'u': c = (unsigned long)hex4(p + 2); p += 4; break;
-		default: c = (unsigned char)p[1]; break;
-		}
-		p += 2;
-		if (c >= 0xdc00 && c <= 0xdfff)
-			return -1;
-		if (c >= 0xd800 && c <= 0xdbff) {
-			if (!low_half(p, end))
-				return -1;
-			lo = (unsigned long)hex4(p + 2);
-			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-			p += 6;
-		}
-		o += put_utf8(o, c);
-	}
-	*outlen = (size_t)(o - out);
 	return 0;
 }

@@ -69,14 +69,6 @@ int	json_next_member(struct json_span obj, size_t *pos,
 int	json_name_is(struct json_span name, const char *key);
 
 /*
- * Decode str, the span of a validated JSON string, to UTF-8 at out
- * (str.len bytes always suffice; no NUL is added, and \u0000 gives a NUL
- * byte). Returns 0 with *outlen set, or -1 if str is not a string or
- * holds a lone surrogate (no character to decode it to).
- */
-int	json_string(struct json_span str, char *out, size_t *outlen);
-
-/*
  * Copy obj to out (obj.len bytes available; out may be obj.p) without
  * the member whose value span val came from json_members on obj; the
  * result is still a valid object. Returns the length written.
@@ -89,7 +81,11 @@ size_t	json_without(struct json_span obj, struct json_span val, char *out);
  */
 int	json_maybe_nul(const char *buf, size_t len);
 
-/* 1 if str, the span of a validated JSON string, holds \u0000. */
-int	json_string_has_nul(struct json_span str);
+/*
+ * How many \u0000 escapes str, the span of a validated JSON string,
+ * holds: the NUL bytes of its decoded text, since validated text holds
+ * no raw control character and no other escape decodes to a NUL.
+ */
+size_t	json_string_nuls(struct json_span str);
 
 #endif

@@ -16,7 +16,10 @@
  *    exactly the handled name (no \u0000 cut);
  *  - user.created/updated: updated_at in 0..2^53-1; the text views are
  *    UTF-8 of their stated length (a NUL byte where \u0000 was sent),
- *    within their column sizes, inside the body or decoded;
+ *    within their column sizes, inside the body or decoded; a name, the
+ *    username, image_url and external_id, when stored, are the whole
+ *    text sent: the length and the NUL bytes a reference decoding of
+ *    their span gives (cJSON decodes them, event.c counts \u0000);
  *    email_verified in -1..1, banned/locked 0/1;
  *  - organization and membership events: the organization's id, its
  *    created_by and the member's user_id are Clerk ids; the texts as
@@ -126,6 +129,73 @@ raw_member(const char *body, size_t len, const char *key,
 		whole.len--;
 	}
 	return json_member(whole, key, v);
+}
+
+/*
+ * The length in bytes of the UTF-8 that the JSON string text v decodes
+ * to, and how many NUL bytes (one per \u0000) it holds; -1 if it holds a
+ * lone surrogate. Written apart from cJSON and event.c.
+ */
+static long
+ref_decoded(struct json_span v, size_t *nuls)
+{
+	size_t	 i, len = 0;
+	unsigned u, w;
+	char	 h[5];
+
+	*nuls = 0;
+	for (i = 1; i + 1 < v.len; i++) {
+		if (v.p[i] != '\\') {
+			len++;
+			continue;
+		}
+		if (v.p[i + 1] != 'u') {
+			len++;
+			i++;
+			continue;
+		}
+		memcpy(h, v.p + i + 2, 4);
+		h[4] = '\0';
+		u = (unsigned)strtoul(h, NULL, 16);
+		i += 5;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return -1;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (i + 6 >= v.len || v.p[i + 1] != '\\' ||
+			    v.p[i + 2] != 'u')
+				return -1;
+			memcpy(h, v.p + i + 3, 4);
+			w = (unsigned)strtoul(h, NULL, 16);
+			if (w < 0xdc00 || w > 0xdfff)
+				return -1;
+			len += 4;
+			i += 6;
+			continue;
+		}
+		if (u == 0)
+			(*nuls)++;
+		len += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+	}
+	return (long)len;
+}
+
+/*
+ * A text column read from data's member key: when stored, it is the
+ * whole text sent, every \u0000 a NUL byte in it (never cut).
+ */
+static void
+whole_text(const struct event_text *t, struct json_span data, const char *key)
+{
+	struct json_span	 v;
+	size_t			 nuls, i, k = 0;
+
+	if (t->p == NULL)
+		return;
+	CHECK(json_member(data, key, &v) && *v.p == '"');
+	CHECK(ref_decoded(v, &nuls) == (long)t->len);
+	for (i = 0; i < t->len; i++)
+		k += t->p[i] == '\0';
+	CHECK(k == nuls);
 }
 
 /* Does the JSON string text v hold \u0000 (escapes walked properly)? */
@@ -366,6 +436,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		text(&ev.user.last_name, EVENT_NAME_MAX, 0);
 		text(&ev.user.image_url, EVENT_URL_MAX, 1);
 		text(&ev.user.external_id, EVENT_EXTERNAL_ID_MAX, 0);
+		if (raw_member(body, len, "data", &dspan)) {
+			whole_text(&ev.user.username, dspan, "username");
+			whole_text(&ev.user.first_name, dspan, "first_name");
+			whole_text(&ev.user.last_name, dspan, "last_name");
+			whole_text(&ev.user.image_url, dspan, "image_url");
+			whole_text(&ev.user.external_id, dspan, "external_id");
+		}
 		json_view(&ev.user.public_metadata, body, len, &ev);
 		json_view(&ev.user.clerk_data, body, len, &ev);
 		clerk_data(&ev.user.clerk_data, ev.object_id, private_too);

@@ -641,6 +641,103 @@ verbatim(void)
 	}
 }
 
+/*
+ * Each value is decoded by cJSON over its span: every escape, U+0000
+ * anywhere in the text (a NUL byte each, the length kept), pairs; numbers
+ * and booleans as cJSON reads them, and what is not an integer refused.
+ */
+static void
+decoded(void)
+{
+	static const struct {
+		const char	*json;	/* first_name as sent */
+		const char	*text;
+		size_t		 len;
+	} names[] = {
+		{ "\"\"", "", 0 },
+		{ "\"ab\\u0000cd\"", "ab\0cd", 5 },
+		{ "\"\\u0000\"", "\0", 1 },
+		{ "\"\\u0000\\u0000x\\u0000\"", "\0\0x\0", 4 },
+		{ "\"\\u0000a\\\\u0000\"", "\0a\\u0000", 8 },
+		{ "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t", 8 },
+		{ "\"\\u00e9\\u20AC\"", "\xc3\xa9\xe2\x82\xac", 5 },
+		{ "\"\\ud83d\\ude80!\\u0000\"", "\xf0\x9f\x9a\x80!\0", 6 },
+		{ "\"\xc3\xa9\\u0041\"", "\xc3\xa9" "A", 3 },
+	};
+	static const struct {
+		const char	*json;	/* updated_at as sent */
+		long long	 want;	/* -1: refused */
+	} ints[] = {
+		{ "7", 7 }, { "0", 0 }, { "1e3", 1000 }, { "5.0", 5 },
+		{ "9007199254740991", 9007199254740991LL }, { "5.5", -1 },
+		{ "9007199254740992", -1 }, { "-1", -1 }, { "1e400", -1 },
+		{ "\"5\"", -1 }, { "true", -1 },
+		{ "1000000000000000000000000000000000000000000000000000000000000"
+		    "0000", -1 },
+		/* 64 characters or more: no integer, whatever a double says. */
+		{ "5.000000000000000000000000000000000000000000000000000000000000"
+		    "01", -1 },
+		{ "0.000000000000000000000000000000000000000000000000000000000000"
+		    "01e99", -1 },
+	};
+	static const struct {
+		const char	*json;	/* banned as sent */
+		int		 want;	/* -1: refused */
+	} bools[] = {
+		{ "true", 1 }, { "false", 0 }, { "null", 0 }, { "1", -1 },
+		{ "\"true\"", -1 }, { "[]", -1 },
+	};
+	char		 body[512];
+	struct event	 ev;
+	const char	*why;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(body, sizeof(body), U(",\"first_name\":%s"),
+		    names[i].json);
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why) == 0 && ev.user.first_name.p != NULL &&
+		    ev.user.first_name.len == names[i].len &&
+		    memcmp(ev.user.first_name.p, names[i].text,
+		    names[i].len) == 0 && ev.warning == NULL,
+		    "first_name %s decoded, %zu bytes", names[i].json,
+		    names[i].len);
+		event_free(&ev);
+	}
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		snprintf(body, sizeof(body), "{\"type\":\"user.updated\","
+		    "\"data\":{\"id\":\"user_1\",\"updated_at\":%s}}",
+		    ints[i].json);
+		rc = event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why);
+		ok(ints[i].want == -1 ? rc == -1 && strstr(why,
+		    "updated_at") != NULL : rc == 0 &&
+		    ev.user.updated_at == ints[i].want,
+		    "updated_at %.20s: %s", ints[i].json, ints[i].want == -1 ?
+		    "refused" : "read");
+		event_free(&ev);
+	}
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		snprintf(body, sizeof(body), U(",\"banned\":%s"),
+		    bools[i].json);
+		rc = event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why);
+		ok(bools[i].want == -1 ? rc == -1 && strstr(why, "banned") !=
+		    NULL : rc == 0 && ev.user.banned == bools[i].want,
+		    "banned %s: %s", bools[i].json, bools[i].want == -1 ?
+		    "refused" : "read");
+		event_free(&ev);
+	}
+	snprintf(body, sizeof(body), U(",\"primary_email_address_id\":"
+	    "\"e\\u0031\",\"email_addresses\":[{\"id\":\"e1\",\"email_address\":"
+	    "\"a@x\",\"verification\":{\"status\":\"verifie\\u0064\"}}]"));
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && text_is(ev.user.email, "a@x") &&
+	    ev.user.email_verified == 1, "escaped primary id and status");
+	event_free(&ev);
+}
+
 /* The organization side: the same rule. */
 static void
 degraded_org(void)
@@ -683,6 +780,7 @@ main(void)
 	edges();
 	degraded();
 	verbatim();
+	decoded();
 	degraded_org();
 	return done_testing();
 }
