@@ -43,22 +43,23 @@ endif
 # apply (what each event writes), migrate (schema), sqlgen + kinds (the
 # SQL text from the descriptors; pure).
 MODULES = apply backfill clerkapi config event handler http json kinds log \
-	  migrate num serve sig sqlgen store
+	  migrate num serve sig sqlgen status store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 
 # Each unit test links only the modules it tests and what those call.
-UNITS   = num sig json event config sqlgen handler
+UNITS   = num sig json event config log sqlgen handler
 test_num_MODULES    = num
 test_sig_MODULES    = sig
 test_json_MODULES   = json
 test_event_MODULES  = event json
 test_config_MODULES = config log num sig
+test_log_MODULES    = log
 test_sqlgen_MODULES = sqlgen kinds
 test_handler_MODULES = handler event json num sig
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
-	clean npm cluster-test backfill-test statements coverage
+	clean npm cluster-test backfill-test statements coverage release
 .SECONDARY:
 .SECONDEXPANSION:
 
@@ -136,6 +137,27 @@ coverage: npm
 static:
 	$(MAKE) VARIANT=static build/static/clerksync.fcgi
 
+# dist/clerksync-VERSION-linux-x86_64.tar.gz (+ .sha256): the folder a
+# shared host gets (README, "Release"). The program is the static build;
+# build/static/launch (src/launch.c: static, no libc) is its clerksync.fcgi.
+DIST     = dist/clerksync-$(VERSION)-linux-x86_64.tar.gz
+LAUNCH_FLAGS = -Os -std=c11 $(WARN) -ffreestanding -fno-builtin \
+	   -fno-stack-protector -fno-asynchronous-unwind-tables -fno-pie \
+	   -static -nostdlib -Wl,--build-id=none
+
+release: $(DIST)
+
+build/static/launch: src/launch.c
+	@mkdir -p build/static
+	$(CC) $(LAUNCH_FLAGS) -o $@ $<
+
+$(DIST): build/static/launch scripts/release.sh scripts/clerksync.conf.example \
+	    htaccess.example README.md $(wildcard schema/*.sql) $(wildcard src/*.[ch])
+	$(MAKE) VARIANT=static build/static/clerksync.fcgi
+	@mkdir -p dist
+	sh scripts/release.sh $(VERSION) build/static/launch \
+	    build/static/clerksync.fcgi dist
+
 valgrind: bins npm
 	@WRAP="valgrind -q --leak-check=full --error-exitcode=99" \
 	    CLERKSYNC_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$(CURDIR)/build/valgrind.%p" \
@@ -157,10 +179,10 @@ run: $(BIN) npm
 	node scripts/devserver.mjs
 
 # Not part of check: figures for BENCHMARKS.md (N events, default 20000).
-bench: $(BIN) npm static
+bench: $(BIN) npm static release
 	@bash bench/run.sh $(BIN)
 
 clean:
-	rm -rf build $(BIN)
+	rm -rf build dist $(BIN)
 
 -include $(wildcard $(BUILD)/*.d)

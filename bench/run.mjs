@@ -12,7 +12,8 @@
 //   4b. FastCGI with 8 processes at concurrency 8 (N more events): as many
 //      connections as the ceiling's 8, for the ratio at equal concurrency;
 //   5. CGI: lighttpd mod_cgi, a process and a connection per request, c=8,
-//      with the binary given and with build/static/clerksync.fcgi;
+//      with the binary given, with build/static/clerksync.fcgi, and with
+//      the release (dist/*.tar.gz unpacked, or CLERKSYNC_RELEASE);
 //   6. callgrind: one FastCGI process under valgrind serving M events.
 // After each run the tables are checked (rows per set, final state of each
 // user) and a run with any non-2xx answer or wrong row fails.
@@ -54,6 +55,12 @@ const WAIT_QUIET = int(env.BENCH_WAIT_QUIET, QUICK ? 0 : 600);
 const KEEP = env.BENCH_KEEP ? path.resolve(env.BENCH_KEEP) : null;
 const bin = path.resolve(process.argv[2] || env.CLERKSYNC_BIN || path.join(root, 'cgi-bin', 'clerksync.fcgi'));
 const staticBin = path.resolve(env.CLERKSYNC_STATIC_BIN || path.join(root, 'build', 'static', 'clerksync.fcgi'));
+// make release: the tarball's folder, unpacked, its launcher as the CGI.
+const releaseTar = env.CLERKSYNC_RELEASE || (() => {
+  const d = path.join(root, 'dist');
+  const f = fs.existsSync(d) ? fs.readdirSync(d).filter((x) => /^clerksync-.*-linux-x86_64\.tar\.gz$/.test(x)).sort() : [];
+  return f.length ? path.join(d, f[f.length - 1]) : null;
+})();
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const TARGETS = { fcgi8: 4300, ratio: 0.9, cpu: 60, rssKiB: 8 * 1024, cgi: 1080 };
 
@@ -639,13 +646,18 @@ async function main() {
     }
 
     // 5. CGI, the binary given and, if built (make static), the static one
-    const cgiRun = async (what, exe, tag) => {
+    const cgiRun = async (what, exe, tag, { tarball } = {}) => {
       const port = await freePort();
       const ldir = path.join(dir, `lighttpd-${tag}`);
-      const cdir = path.join(dir, tag);
+      let cdir = path.join(dir, tag);
       fs.mkdirSync(cdir, { recursive: true });
+      if (tarball) {
+        execFileSync('tar', ['-C', cdir, '-xzf', tarball]);
+        cdir = path.join(cdir, 'clerksync');
+      } else {
+        fs.copyFileSync(exe, path.join(cdir, 'clerksync.fcgi'));
+      }
       const script = path.join(cdir, 'clerksync.fcgi');
-      fs.copyFileSync(exe, script);
       fs.chmodSync(script, 0o755);
       fs.copyFileSync(conf, path.join(cdir, 'clerksync.conf')); // beside the binary, as on shared hosting
       const srv = await startLighttpd(ldir, cgiConf({ dir: ldir, port, script }), port);
@@ -671,6 +683,8 @@ async function main() {
     summary.cgi = await cgiRun('CGI c=8', bin, 'cgi');
     if (fs.existsSync(staticBin)) summary.cgiStatic = await cgiRun('CGI static build c=8', staticBin, 'static');
     else log(`(no ${staticBin}: make static builds it for the static CGI run)`);
+    if (releaseTar) summary.cgiRelease = await cgiRun('CGI release (launcher + bundled loader) c=8', null, 'release', { tarball: releaseTar });
+    else log('(no dist/*.tar.gz: make release builds it for the release CGI run)');
 
     // 6. one FastCGI process under callgrind, then under strace -c
     const single = async (tag, wrap, m) => {
@@ -863,7 +877,7 @@ function report(s) {
   log(`machine: ${s.machine.nproc} x ${s.machine.cpu}, ${fmt(s.machine.memGiB, 1)} GiB; load before ${s.quietBefore.load} (${s.quietBefore.quiet ? 'quiet' : 'NOT quiet'}), after ${s.loadAfter}`);
   const noise = (x) => (x ? `${fmt(x.noiseCpus, 2)} (runs: ${x.noiseByAttempt.join(', ')})` : '-');
   log(`CPUs used by other processes during the kept runs: FastCGI c=8 ${noise(r8)}, ceiling c=8 ${noise(ce)}, c=2 ${noise(s.ceiling2)}, `
-    + `FastCGI c=32 ${noise(r32)}, FastCGI 8 processes ${noise(s.fcgi8p)}, CGI ${noise(s.cgi)}, CGI static ${noise(s.cgiStatic)}`);
+    + `FastCGI c=32 ${noise(r32)}, FastCGI 8 processes ${noise(s.fcgi8p)}, CGI ${noise(s.cgi)}, CGI static ${noise(s.cgiStatic)}, CGI release ${noise(s.cgiRelease)}`);
   if (r8) {
     const cpu8 = perEvent(r8, 'fcgi');
     const maxRss = Math.max(...s.rss.map((x) => x.VmRSS));
@@ -883,7 +897,7 @@ function report(s) {
       + `${fmt(perEvent(p, 'fcgi'), 1)} µs clerksync CPU/event  ${fmt(s.rss8p / 1024, 1)} MiB RSS in all`);
     log(`receiver (8 processes) / ceiling (8 connections) ${fmt(100 * s.ratio8p, 1)} %   target >= ${100 * TARGETS.ratio} %: ${ok(s.ratio8p >= TARGETS.ratio)}`);
   }
-  for (const [name, c] of [['CGI c=8      ', s.cgi], ['CGI static c=8', s.cgiStatic]]) {
+  for (const [name, c] of [['CGI c=8       ', s.cgi], ['CGI static c=8 ', s.cgiStatic], ['CGI release c=8', s.cgiRelease]]) {
     if (c) log(`${name} ${fmt(c.eventsPerS).padStart(7)} events/s  p50 ${fmt(c.p50 / 1000, 2)} ms  p99 ${fmt(c.p99 / 1000, 2)} ms  non-2xx ${c.non2xx}  `
       + `${fmt(perEvent(c, 'lighttpd', 'children'), 0)} µs CPU/event in the CGI processes   target >= ${fmt(TARGETS.cgi)}: ${ok(c.eventsPerS >= TARGETS.cgi)}`);
   }

@@ -16,7 +16,7 @@ DELETE FROM `clerk_webhook_events` WHERE received_at < UTC_TIMESTAMP(3) - INTERV
 UPDATE `organization_memberships` SET deleted_at = ? WHERE org_clerk_id = ? AND user_clerk_id = ? AND deleted_at IS NULL AND clerk_id <> (SELECT clerk_id FROM (SELECT clerk_id FROM `organization_memberships` WHERE org_clerk_id = ? AND user_clerk_id = ? ORDER BY clerk_created_at DESC, clerk_id DESC LIMIT 1) AS newest);
 
 -- backfill progress get (1 parameter)
-SELECT next_offset FROM `clerksync_backfill` WHERE walk = ? AND finished_at IS NULL;
+SELECT next_offset, finished_at IS NOT NULL FROM `clerksync_backfill` WHERE walk = ?;
 
 -- backfill progress set (3 parameters)
 INSERT INTO `clerksync_backfill` (walk, next_offset, started_at, updated_at, finished_at) VALUES (?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, UTC_TIMESTAMP(3), NULL)) ON DUPLICATE KEY UPDATE started_at = IF(finished_at IS NULL, started_at, VALUES(started_at)), next_offset = VALUES(next_offset), updated_at = VALUES(updated_at), finished_at = VALUES(finished_at);
@@ -26,6 +26,9 @@ SELECT CAST(UTC_TIMESTAMP(3) AS CHAR);
 
 -- schema version (0 parameters)
 SELECT COALESCE(MAX(version), 0) FROM `clerksync_schema`;
+
+-- status (0 parameters)
+SELECT CASE WHEN event_type LIKE 'user.%' THEN 0 WHEN event_type LIKE 'organization.%' THEN 1 WHEN event_type LIKE 'organizationMembership.%' THEN 2 ELSE -1 END AS f, DATE_FORMAT(MAX(received_at), '%Y-%m-%d %H:%i:%s'), GREATEST(0, TIMESTAMPDIFF(SECOND, MAX(received_at), UTC_TIMESTAMP(3))), COALESCE(SUM(outcome = 'applied' AND received_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0), COALESCE(SUM(outcome = 'stale' AND received_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0) FROM `clerk_webhook_events` GROUP BY f;
 
 -- users upsert (16 parameters)
 INSERT INTO `users` (clerk_id, email, email_verified, phone, username, first_name, last_name, image_url, external_id, public_metadata, banned, locked, last_sign_in_at, clerk_created_at, clerk_data, clerk_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(email), email), email_verified = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(email_verified), email_verified), phone = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(phone), phone), username = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(username), username), first_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(first_name), first_name), last_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(last_name), last_name), image_url = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(image_url), image_url), external_id = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(external_id), external_id), public_metadata = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(public_metadata), public_metadata), banned = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(banned), banned), locked = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(locked), locked), last_sign_in_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(last_sign_in_at), last_sign_in_at), clerk_created_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(clerk_created_at), clerk_created_at), clerk_data = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(clerk_data), clerk_data), clerk_updated_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR VALUES(clerk_updated_at) > clerk_updated_at), VALUES(clerk_updated_at), clerk_updated_at);
@@ -65,6 +68,9 @@ INSERT INTO `organization_memberships` (clerk_id, org_clerk_id, user_clerk_id, r
 
 -- organization_memberships same version (2 parameters)
 SELECT deleted_at IS NULL AND clerk_updated_at = ? FROM `organization_memberships` WHERE clerk_id = ?;
+
+-- organization_memberships live (1 parameter)
+SELECT clerk_id, org_clerk_id, user_clerk_id FROM `organization_memberships` WHERE deleted_at IS NULL AND created_at < ? ORDER BY clerk_id;
 
 -- With keep_deleted_data = 1, the deletes become:
 

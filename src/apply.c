@@ -257,8 +257,8 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 {
 	const struct progress_arg *a = arg;
 	struct kind_value	 v[3];
-	MYSQL_BIND		 out[1];
-	long long		 off = 0;
+	MYSQL_BIND		 out[2];
+	long long		 off = 0, fin = 0;
 	int			 rc;
 
 	value_text(&v[0], a->walk);
@@ -271,13 +271,15 @@ progress_fn(struct store *st, const void *arg, int *commit, char *err,
 		    errsz) == -1 ? -1 : 0;
 	}
 	memset(out, 0, sizeof(out));
-	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer_type = out[1].buffer_type = MYSQL_TYPE_LONGLONG;
 	out[0].buffer = &off;
+	out[1].buffer = &fin;
 	if ((rc = store_fetch(st, SQL_PROGRESS_GET, v, 1, out, err,
 	    errsz)) == -1)
 		return -1;
 	*a->offset = rc == 1 ? off : 0;
-	return 0;
+	return rc == 0 ? PROGRESS_NONE : fin ? PROGRESS_FINISHED :
+	    PROGRESS_UNFINISHED;
 }
 
 int
@@ -286,41 +288,55 @@ store_progress(struct store *st, const char *walk, long long *offset,
 {
 	struct progress_arg	 a = { walk, offset, set, done };
 
-	return store_run(st, progress_fn, &a, walk, err, errsz) == -1 ? -1 :
-	    0;
+	return store_run(st, progress_fn, &a, walk, err, errsz);
 }
 
-/* Call fn with each row of the open query s until it returns non-zero. */
+/* A live row: its key, then its parents' keys (kinds[].parent_cols). */
+typedef int (*live_fn)(void *, const char *const *);
+
+/*
+ * Call fn with each row of the open query s, of 1 + nparents ids, until
+ * it returns non-zero. Rows holding a NULL or too long an id are skipped.
+ */
 static int
-each_id(MYSQL_STMT *s, int (*fn)(void *, const char *), void *arg)
+each_row(MYSQL_STMT *s, size_t ncols, live_fn fn, void *arg)
 {
-	MYSQL_BIND	 out[1];
-	char		 id[EVENT_ID_MAX + 1];
-	unsigned long	 len = 0;
-	my_bool		 null = 0;
-	int		 rc = 0, f;
+	MYSQL_BIND	 out[1 + KIND_PARENTS_MAX];
+	char		 id[1 + KIND_PARENTS_MAX][EVENT_ID_MAX + 1];
+	const char	*ids[1 + KIND_PARENTS_MAX];
+	unsigned long	 len[1 + KIND_PARENTS_MAX];
+	my_bool		 null[1 + KIND_PARENTS_MAX];
+	size_t		 i;
+	int		 rc = 0, f, good;
 
 	memset(out, 0, sizeof(out));
-	out[0].buffer_type = MYSQL_TYPE_STRING;
-	out[0].buffer = id;
-	out[0].buffer_length = sizeof(id);
-	out[0].length = &len;
-	out[0].is_null = &null;
+	for (i = 0; i < ncols; i++) {
+		out[i].buffer_type = MYSQL_TYPE_STRING;
+		out[i].buffer = id[i];
+		out[i].buffer_length = sizeof(id[i]);
+		out[i].length = &len[i];
+		out[i].is_null = &null[i];
+		ids[i] = id[i];
+	}
 	if (mysql_stmt_bind_result(s, out) != 0)
 		return -1;
 	while (rc == 0 && ((f = mysql_stmt_fetch(s)) == 0 ||
-	    f == MYSQL_DATA_TRUNCATED))
-		if (!null && f == 0 && len < sizeof(id))
-			rc = fn(arg, id);
+	    f == MYSQL_DATA_TRUNCATED)) {
+		for (good = f == 0, i = 0; i < ncols; i++)
+			if (null[i] || len[i] >= sizeof(id[i]))
+				good = 0;
+		if (good)
+			rc = fn(arg, ids);
+	}
 	return rc;
 }
 
-int
-store_live(struct store *st, int orgs, const char *before,
-    int (*fn)(void *, const char *), void *arg, char *err, size_t errsz)
+/* The live rows of kind k created before `before`, each given to fn. */
+static int
+live_rows(struct store *st, enum kind k, const char *before, live_fn fn,
+    void *arg, char *err, size_t errsz)
 {
-	size_t			 id = SQL_OF(orgs ? KIND_ORG : KIND_USER,
-				    SQL_LIVE);
+	size_t			 id = SQL_OF(k, SQL_LIVE);
 	struct kind_value	 v[1];
 	MYSQL_STMT		*s;
 	int			 rc;
@@ -333,15 +349,55 @@ store_live(struct store *st, int orgs, const char *before,
 	s = st->stmt[id];
 	/* Every row first: fn may take its time. */
 	if (mysql_stmt_store_result(s) != 0 ||
-	    (rc = each_id(s, fn, arg)) == -1) {
-		st->errcode = mysql_stmt_errno(s);
-		snprintf(err, errsz, "live rows: %u %s", st->errcode,
-		    mysql_stmt_error(s));
-		rc = -1;
-	}
+	    (rc = each_row(s, 1 + kinds[k].nparents, fn, arg)) == -1)
+		rc = store_fail_stmt(st, s, "live rows", err, errsz);
 	mysql_stmt_free_result(s);
 	mysql_rollback(st->db);
 	return rc;
+}
+
+struct live_arg {
+	int	(*one)(void *, const char *);
+	int	(*three)(void *, const char *, const char *, const char *);
+	void	*arg;
+};
+
+static int
+live_one(void *arg, const char *const *ids)
+{
+	const struct live_arg	*a = arg;
+
+	return a->one(a->arg, ids[0]);
+}
+
+static int
+live_three(void *arg, const char *const *ids)
+{
+	const struct live_arg	*a = arg;
+
+	return a->three(a->arg, ids[0], ids[1], ids[2]);
+}
+
+int
+store_live(struct store *st, int orgs, const char *before,
+    int (*fn)(void *, const char *), void *arg, char *err, size_t errsz)
+{
+	struct live_arg	 a = { fn, NULL, arg };
+
+	return live_rows(st, orgs ? KIND_ORG : KIND_USER, before, live_one,
+	    &a, err, errsz);
+}
+
+int
+store_live_members(struct store *st, const char *before,
+    int (*fn)(void *, const char *, const char *, const char *), void *arg,
+    char *err, size_t errsz)
+{
+	struct live_arg	 a = { NULL, fn, arg };
+
+	/* The key, then parent_cols: the organization's, the user's. */
+	return live_rows(st, KIND_MEMBER, before, live_three, &a, err,
+	    errsz);
 }
 
 int

@@ -49,13 +49,32 @@ struct idset {
 	int		 sorted;
 };
 
+/* A live membership row, as reconcile reads it. */
+struct member_row {
+	char		 id[EVENT_ID_MAX + 1];
+	char		 org[EVENT_ID_MAX + 1];
+	char		 user[EVENT_ID_MAX + 1];
+};
+
+struct member_rows {
+	struct member_row *rows;
+	size_t		 n, cap;
+};
+
 struct backfill {
 	const struct config	*cf;
 	struct store		*st;
 	const struct backfill_opts *o;
 	struct clerkapi		*api;
 	struct tally		 t[WALK__MAX];
-	struct idset		 seen[2];	/* users, organizations */
+	struct idset		 seen[WALK__MAX];	/* listed */
+	struct idset		 gone[WALK__MAX];	/* to mark */
+	struct member_rows	 gone_members;	/* reconcile: to end */
+	unsigned long		 lookups_failed;	/* reconcile */
+	long long		 from[WALK__MAX];	/* backfill: start */
+	int			 walked[WALK__MAX];	/* in this run */
+	int			 instance_members; /* listed at once */
+	int			 no_instance_list; /* 404 for that */
 	char			*env;		/* an object in an envelope */
 	size_t			 envcap;
 	char			 err[512];
@@ -99,6 +118,8 @@ idcmp(const void *a, const void *b)
 static int
 idset_has(struct idset *s, const char *id)
 {
+	if (s->n == 0)
+		return 0;
 	if (!s->sorted) {
 		qsort(s->ids, s->n, sizeof(*s->ids), idcmp);
 		s->sorted = 1;
@@ -107,20 +128,56 @@ idset_has(struct idset *s, const char *id)
 	    idcmp) != NULL;
 }
 
-int
-backfill_args(int argc, char **argv, int reconcile, struct backfill_opts *o,
-    char *err, size_t errsz)
-{
-	long long	 v;
-	int		 i;
+const char *const backfill_cmd_names[BACKFILL_CMD__MAX] = {
+	"backfill", "reconcile", "sync"
+};
 
-	memset(o, 0, sizeof(*o));
-	o->reconcile = reconcile;
+int
+backfill_cmd(const char *name)
+{
+	int	 c;
+
+	for (c = 0; c < BACKFILL_CMD__MAX; c++)
+		if (strcmp(name, backfill_cmd_names[c]) == 0)
+			return c;
+	return -1;
+}
+
+/* A user_ or org_ id as Clerk makes them: <prefix><base62>. */
+static int
+sync_id_valid(const char *id)
+{
+	size_t	 n = strlen(id), pre;
+
+	if (strncmp(id, "user_", 5) == 0)
+		pre = 5;
+	else if (strncmp(id, "org_", 4) == 0)
+		pre = 4;
+	else
+		return 0;
+	return n > pre && n <= EVENT_ID_MAX && strspn(id + pre,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789") == n - pre;
+}
+
+int
+backfill_args(int argc, char **argv, enum backfill_cmd cmd,
+    struct backfill_opts *o, char *err, size_t errsz)
+{
+	const char	*name = backfill_cmd_names[cmd];
+	long long	 v;
+	int		 i, checks = cmd != BACKFILL_CMD_BACKFILL;
+
+	memset(o, 0, sizeof(o[0]));
+	o->cmd = cmd;
+	o->reconcile = cmd == BACKFILL_CMD_RECONCILE;
 	o->limit = BACKFILL_LIMIT;
 	for (i = 0; i < argc; i++) {
-		if (reconcile && strcmp(argv[i], "--dry-run") == 0)
+		if (checks && strcmp(argv[i], "--dry-run") == 0)
 			o->dry_run = 1;
-		else if (!reconcile && strcmp(argv[i], "--restart") == 0)
+		else if (checks && strcmp(argv[i], "--force") == 0)
+			o->force = 1;
+		else if (!checks && strcmp(argv[i], "--restart") == 0)
 			o->restart = 1;
 		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
 		    num_parse(argv[i + 1], strlen(argv[i + 1]), 1,
@@ -130,14 +187,34 @@ backfill_args(int argc, char **argv, int reconcile, struct backfill_opts *o,
 		    num_parse(argv[i + 1], strlen(argv[i + 1]), 1, 600,
 		    &v) == 0)
 			o->timeout = (long)v, i++;
-		else {
-			snprintf(err, errsz, "%s: unknown or bad argument "
-			    "'%.64s'", reconcile ? "reconcile" : "backfill",
-			    argv[i]);
-			return -1;
-		}
+		else if (cmd == BACKFILL_CMD_SYNC && argv[i][0] != '-' &&
+		    sync_id_valid(argv[i])) {
+			if (o->ids == NULL)
+				o->ids = argv + i;
+			/* The ids come last, together. */
+			if (o->ids + o->nids != argv + i) {
+				snprintf(err, errsz, "sync: the options come "
+				    "before the ids");
+				return -1;
+			}
+			o->nids++;
+		} else
+			goto bad;
+	}
+	if (cmd == BACKFILL_CMD_SYNC && o->nids == 0) {
+		snprintf(err, errsz, "sync: name at least one user_... or "
+		    "org_... id");
+		return -1;
 	}
 	return 0;
+bad:
+	if (cmd == BACKFILL_CMD_SYNC && argv[i][0] != '-')
+		snprintf(err, errsz, "sync: '%.64s' is not a user_... or "
+		    "org_... id", argv[i]);
+	else
+		snprintf(err, errsz, "%s: unknown or bad argument '%.64s'",
+		    name, argv[i]);
+	return -1;
 }
 
 static void
@@ -229,25 +306,29 @@ import_one(struct backfill *b, enum walk w, struct json_span el)
 	}
 	b->t[w].seen++;
 	b->t[w].how[how]++;
-	if (w != WALK_MEMBERS && b->o->reconcile &&
-	    idset_add(&b->seen[w], ev.object_id) == -1) {
+	if (b->o->reconcile && idset_add(&b->seen[w], ev.object_id) == -1) {
 		event_free(&ev);
 		snprintf(b->err, sizeof(b->err), "out of memory");
 		return -1;
 	}
 	snprintf(org, sizeof(org), "%s", ev.object_id);
 	event_free(&ev);
-	if (w == WALK_ORGS && (b->cf->events & CONFIG_EVENTS_MEMBERSHIPS))
+	if (w == WALK_ORGS && (b->cf->events & CONFIG_EVENTS_MEMBERSHIPS) &&
+	    !b->instance_members)
 		return walk(b, WALK_MEMBERS, org);
 	return 0;
 }
 
 /*
- * Page through walk w (of organization org for memberships), ordered by
- * creation so that new objects come last. Each page starts a few objects
+ * Page through walk w (of organization org for memberships; with org
+ * NULL, the memberships of the whole instance), ordered by creation so
+ * that new objects come last. Each page starts a few objects
  * before where the last one ended: a delete in Clerk between two pages
  * moves later objects forward, and this way none is skipped. Objects
- * already written from the last page are left out.
+ * already written from the last page are left out. A resumed walk starts
+ * BACKFILL_OVERLAP objects before the recorded offset, for the deletes
+ * made while it was stopped; what it reads again was written already,
+ * and the guarded writes leave it unchanged.
  */
 static int
 walk(struct backfill *b, enum walk w, const char *org)
@@ -258,21 +339,20 @@ walk(struct backfill *b, enum walk w, const char *org)
 	const char		*body;
 	char			*copy = NULL;
 	size_t			 len, pos;
-	long long		 next = 0, from, total;
+	long long		 next = 0, from, total, back = 0;
 	int			 ntail = 0, nnew, count, i, rc, resume;
 	int			 limit = b->o->limit;
 
 	resume = w != WALK_MEMBERS && !b->o->reconcile && !b->o->dry_run;
-	if (resume && !b->o->restart) {
-		if (store_progress(b->st, walk_names[w], &next, 0, 0, b->err,
-		    sizeof(b->err)) == -1)
-			goto fail;
-		if (next > 0)
-			printf("%s: resuming at offset %lld\n", walk_names[w],
-			    next);
+	if (resume && (next = b->from[w]) > 0) {
+		back = next < BACKFILL_OVERLAP ? next : BACKFILL_OVERLAP;
+		printf("%s: resuming at offset %lld\n", walk_names[w], next);
+		printf("%s: reading again from offset %lld, for objects "
+		    "deleted in Clerk meanwhile\n", walk_names[w], next - back);
 	}
 	for (;;) {
-		from = next - ntail > 0 ? next - ntail : 0;
+		from = next - back - ntail > 0 ? next - back - ntail : 0;
+		back = 0;
 		if (w == WALK_USERS)
 			snprintf(path, sizeof(path), "/v1/users?limit=%d&"
 			    "offset=%lld&order_by=%%2Bcreated_at", limit, from);
@@ -280,6 +360,10 @@ walk(struct backfill *b, enum walk w, const char *org)
 			snprintf(path, sizeof(path), "/v1/organizations?"
 			    "limit=%d&offset=%lld&order_by=%%2Bcreated_at",
 			    limit, from);
+		else if (org == NULL)
+			snprintf(path, sizeof(path), "/v1/organization_"
+			    "memberships?limit=%d&offset=%lld&order_by="
+			    "%%2Bcreated_at", limit, from);
 		else
 			snprintf(path, sizeof(path), "/v1/organizations/%s/"
 			    "memberships?limit=%d&offset=%lld&order_by="
@@ -289,8 +373,12 @@ walk(struct backfill *b, enum walk w, const char *org)
 			goto fail;
 		if (rc != 200 || !sig_utf8_valid(body, len) ||
 		    json_validate(body, len, NULL) == -1) {
-			if (w == WALK_MEMBERS && rc == 404)
-				goto done;	/* deleted meanwhile */
+			/* Deleted meanwhile; or no instance-wide list. */
+			if (w == WALK_MEMBERS && rc == 404 &&
+			    clerkapi_not_found(body, len)) {
+				b->no_instance_list = org == NULL;
+				goto done;
+			}
 			snprintf(b->err, sizeof(b->err), "GET %s: not a JSON "
 			    "answer", path);
 			goto fail;
@@ -361,9 +449,84 @@ fail:
 	return -1;
 }
 
+enum lookup {
+	LOOKUP_FOUND,		/* ev holds it */
+	LOOKUP_GONE,		/* Clerk says there is no such object */
+	LOOKUP_FAILED,		/* neither: the reason is printed */
+	LOOKUP__MAX
+};
+
+static const char *const walk_paths[WALK__MAX] = {
+	"users", "organizations", "organization_memberships"
+};
+
+/*
+ * GET the user or organization id on its own. Returns an enum lookup,
+ * with ev to be freed on LOOKUP_FOUND, or -1 with b->err set when the
+ * API cannot be used. A 404 counts only with Clerk's own error body,
+ * and an answer only if it is the object asked for: anything else (a
+ * proxy's page, a wrong clerk_api_url) must not mark or write a row.
+ */
+static int
+lookup(struct backfill *b, enum walk w, const char *id, struct event *ev)
+{
+	struct json_span	 el;
+	const char		*body;
+	char			 path[128];
+	size_t			 len;
+	int			 status;
+
+	snprintf(path, sizeof(path), "/v1/%s/%s", walk_paths[w], id);
+	if ((status = clerkapi_get(b->api, path, &body, &len, b->err,
+	    sizeof(b->err))) == -1)
+		return -1;
+	if (status == 404) {
+		if (clerkapi_not_found(body, len))
+			return LOOKUP_GONE;
+		printf("%s: GET %s: a 404 that is not Clerk's "
+		    "resource_not_found: not marked\n", walk_names[w], path);
+		return LOOKUP_FAILED;
+	}
+	el = json_start(body, len);
+	if (el.len == 0 || *el.p != '{' || !sig_utf8_valid(body, len) ||
+	    json_validate(el.p, el.len, NULL) == -1) {
+		printf("%s: GET %s: not a JSON object: not written\n",
+		    walk_names[w], path);
+		return LOOKUP_FAILED;
+	}
+	if (parse_object(b, w, el, ev) == -1) {
+		printf("%s: GET %s: not an object clerksync reads: not "
+		    "written\n", walk_names[w], path);
+		return LOOKUP_FAILED;
+	}
+	if (strcmp(ev->object_id, id) != 0) {
+		printf("%s: GET %s: answered with %.64s: not written\n",
+		    walk_names[w], path, ev->object_id);
+		event_free(ev);
+		return LOOKUP_FAILED;
+	}
+	return LOOKUP_FOUND;
+}
+
+/* Write (or with dry_run, weigh) the delete of id, as kind w's webhook. */
+static int
+mark_deleted(struct backfill *b, enum walk w, const char *id,
+    enum store_import *how)
+{
+	struct event		 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = w == WALK_ORGS ? EVENT_ORG_DELETED : EVENT_USER_DELETED;
+	ev.type_name = event_type_names[ev.type];
+	ev.object_id = ev.org.id = id;
+	return store_import(b->st, &ev, now_ms(), b->o->dry_run, how,
+	    b->err, sizeof(b->err));
+}
+
 struct candidates {
 	struct idset	*seen;
 	struct idset	 out;
+	unsigned long	 live;
 };
 
 static int
@@ -371,27 +534,51 @@ collect(void *arg, const char *id)
 {
 	struct candidates	*c = arg;
 
+	c->live++;
 	if (idset_has(c->seen, id))
 		return 0;
 	return idset_add(&c->out, id);
 }
 
 /*
- * Reconcile walk w: each live row that the walk did not list is looked
- * up on its own. Only a 404 marks it deleted; an object that is there
- * after all (listed on a page that moved) is written as it is.
+ * Whether marking gone of the live rows of kind w deleted (memberships:
+ * ended) needs --force: more than BACKFILL_REFUSE_ROWS and
+ * BACKFILL_REFUSE_PCT percent. Returns 1 (said, with the numbers) if it
+ * does and is not forced, else 0.
  */
 static int
-reconcile(struct backfill *b, enum walk w, const char *before)
+too_many(struct backfill *b, enum walk w, unsigned long gone,
+    unsigned long live)
+{
+	if (gone <= BACKFILL_REFUSE_ROWS ||
+	    gone * 100 <= live * BACKFILL_REFUSE_PCT)
+		return 0;
+	printf("%s: %s: %lu of the %lu live rows would be marked %s, more "
+	    "than %d and more than %d %%: %s\n",
+	    backfill_cmd_names[b->o->cmd], walk_names[w], gone, live,
+	    w == WALK_MEMBERS ? "ended" : "deleted", BACKFILL_REFUSE_ROWS,
+	    BACKFILL_REFUSE_PCT, b->o->force ? "forced" : "refused");
+	return !b->o->force;
+}
+
+/*
+ * Reconcile walk w, up to the deletes: each live row that existed before
+ * the walk and that the walk did not list is looked up on its own. One
+ * that is there after all (listed on a page that moved) is written as it
+ * is; one that Clerk does not have goes into b->gone[w]. Returns 1 if
+ * the numbers call for --force (printed), 0 if not, -1 on failure. When
+ * the walk listed less than half of the rows, nothing is looked up: the
+ * key is likely another instance's, and each lookup costs a request.
+ */
+static int
+reconcile_check(struct backfill *b, enum walk w, const char *before)
 {
 	struct candidates	 c;
 	struct event		 ev;
 	enum store_import	 how;
-	struct json_span	 el;
-	const char		*body;
-	char			 path[128];
-	size_t			 i, len;
-	int			 rc = -1, status;
+	size_t			 i;
+	unsigned long		 listed, gone;
+	int			 rc = -1, found;
 
 	memset(&c, 0, sizeof(c));
 	c.seen = &b->seen[w];
@@ -401,44 +588,238 @@ reconcile(struct backfill *b, enum walk w, const char *before)
 			snprintf(b->err, sizeof(b->err), "out of memory");
 		goto out;
 	}
-	for (i = 0; i < c.out.n; i++) {
-		snprintf(path, sizeof(path), "/v1/%s/%s", w == WALK_ORGS ?
-		    "organizations" : "users", c.out.ids[i]);
-		if ((status = clerkapi_get(b->api, path, &body, &len, b->err,
-		    sizeof(b->err))) == -1)
+	listed = c.live - (unsigned long)c.out.n;
+	if (listed * 2 < c.live) {
+		printf("reconcile: %s: the walk listed %lu of the %lu live "
+		    "rows, less than half: %s (is clerk_secret_key this "
+		    "database's instance?)\n", walk_names[w], listed, c.live,
+		    b->o->force ? "forced" : "refused");
+		if (!b->o->force) {
+			rc = 1;
 			goto out;
-		if (status == 200) {
-			el = json_start(body, len);
-			if (!sig_utf8_valid(body, len) ||
-			    json_validate(el.p, el.len, NULL) == -1)
-				continue;
-			if (parse_object(b, w, el, &ev) == -1)
-				continue;
-			b->t[w].missed++;
-		} else {
-			memset(&ev, 0, sizeof(ev));
-			ev.type = w == WALK_ORGS ? EVENT_ORG_DELETED :
-			    EVENT_USER_DELETED;
-			ev.type_name = event_type_names[ev.type];
-			ev.object_id = ev.org.id = c.out.ids[i];
-			b->t[w].gone++;
 		}
+	}
+	for (i = 0; i < c.out.n; i++) {
+		if ((found = lookup(b, w, c.out.ids[i], &ev)) == -1)
+			goto out;
+		if (found == LOOKUP_FAILED) {
+			b->lookups_failed++;
+			continue;
+		}
+		if (found == LOOKUP_GONE) {
+			if (idset_add(&b->gone[w], c.out.ids[i]) == -1) {
+				snprintf(b->err, sizeof(b->err),
+				    "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		/* A guarded upsert, as the walk's: written before the check. */
 		if (store_import(b->st, &ev, now_ms(), b->o->dry_run, &how,
 		    b->err, sizeof(b->err)) == -1) {
 			event_free(&ev);
 			goto out;
 		}
-		if (b->o->dry_run || status != 200)
-			printf("%s %s: %s\n", b->o->dry_run ? "would mark" :
-			    "marked", c.out.ids[i], status == 200 ?
-			    "missing from the listing, imported" :
-			    "deleted in Clerk");
 		event_free(&ev);
+		b->t[w].missed++;
+		if (b->o->dry_run)
+			printf("would mark %s: missing from the listing, "
+			    "imported\n", c.out.ids[i]);
 	}
-	rc = 0;
+	gone = (unsigned long)b->gone[w].n;
+	printf("reconcile: %s: the walk listed %lu of the %lu live rows; "
+	    "%lu deleted in Clerk\n", walk_names[w], listed, c.live, gone);
+	rc = too_many(b, w, gone, c.live);
 out:
 	free(c.out.ids);
 	return rc;
+}
+
+struct member_candidates {
+	struct backfill		*b;
+	struct member_rows	 out;
+	unsigned long		 live;
+	unsigned long		 ended;	/* by their organization or user */
+};
+
+static int
+rows_add(struct member_rows *r, const char *id, const char *org,
+    const char *user)
+{
+	void	*n;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 256;
+		if ((n = realloc(r->rows, r->cap * sizeof(*r->rows))) == NULL)
+			return -1;
+		r->rows = n;
+	}
+	snprintf(r->rows[r->n].id, sizeof(r->rows[0].id), "%s", id);
+	snprintf(r->rows[r->n].org, sizeof(r->rows[0].org), "%s", org);
+	snprintf(r->rows[r->n].user, sizeof(r->rows[0].user), "%s", user);
+	r->n++;
+	return 0;
+}
+
+static int
+collect_member(void *arg, const char *id, const char *org, const char *user)
+{
+	struct member_candidates *c = arg;
+	struct backfill		*b = c->b;
+
+	c->live++;
+	if (idset_has(&b->seen[WALK_MEMBERS], id))
+		return 0;
+	if (idset_has(&b->gone[WALK_ORGS], org) ||
+	    idset_has(&b->gone[WALK_USERS], user)) {
+		c->ended++;
+		return 0;
+	}
+	return rows_add(&c->out, id, org, user);
+}
+
+/*
+ * Reconcile memberships, up to the deletes, after users and
+ * organizations: each live row that existed before the walk, that the
+ * walk did not list and that no delete of its organization or user ends
+ * is looked for again in its organization's own list (the page it was
+ * on may have moved); one listed there is written, one that is not (or
+ * whose organization Clerk does not have) goes into b->gone_members.
+ * Returns as reconcile_check.
+ */
+static int
+reconcile_members(struct backfill *b, const char *before)
+{
+	struct member_candidates c;
+	struct idset		 orgs;
+	unsigned long		 live, listed, gone;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	memset(&orgs, 0, sizeof(orgs));
+	c.b = b;
+	if (store_live_members(b->st, before, collect_member, &c, b->err,
+	    sizeof(b->err)) != 0) {
+		if (b->err[0] == '\0')
+			snprintf(b->err, sizeof(b->err), "out of memory");
+		goto out;
+	}
+	live = c.live - c.ended;
+	listed = live - (unsigned long)c.out.n;
+	if (listed * 2 < live) {
+		printf("reconcile: memberships: the walk listed %lu of the "
+		    "%lu live rows, less than half: %s\n", listed, live,
+		    b->o->force ? "forced" : "refused");
+		if (!b->o->force) {
+			rc = 1;
+			goto out;
+		}
+	}
+	for (i = 0; i < c.out.n; i++) {
+		if (idset_has(&orgs, c.out.rows[i].org))
+			continue;
+		if (idset_add(&orgs, c.out.rows[i].org) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+		if (walk(b, WALK_MEMBERS, c.out.rows[i].org) == -1)
+			goto out;
+	}
+	for (i = 0; i < c.out.n; i++) {
+		if (idset_has(&b->seen[WALK_MEMBERS], c.out.rows[i].id)) {
+			b->t[WALK_MEMBERS].missed++;
+			continue;
+		}
+		if (rows_add(&b->gone_members, c.out.rows[i].id,
+		    c.out.rows[i].org, c.out.rows[i].user) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+	}
+	gone = (unsigned long)b->gone_members.n;
+	printf("reconcile: memberships: the walk listed %lu of the %lu live "
+	    "rows (%lu more end with their organization or user); %lu "
+	    "ended in Clerk\n", listed, live, c.ended, gone);
+	rc = too_many(b, WALK_MEMBERS, gone, live);
+out:
+	free(c.out.rows);
+	free(orgs.ids);
+	return rc;
+}
+
+/* Write (or with dry_run, weigh) the end of membership r. */
+static int
+end_member(struct backfill *b, const struct member_row *r)
+{
+	struct event		 ev;
+	enum store_import	 how;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EVENT_MEMBER_DELETED;
+	ev.type_name = event_type_names[ev.type];
+	ev.object_id = r->id;
+	ev.org.id = r->org;
+	ev.org.created_at = ev.org.updated_at = -1;
+	ev.member.user_id = r->user;
+	ev.member.created_at = ev.member.updated_at = -1;
+	return store_import(b->st, &ev, now_ms(), b->o->dry_run, &how,
+	    b->err, sizeof(b->err));
+}
+
+/*
+ * Reconcile every walk done, then write the deletes: all of them or,
+ * when a check refuses and there is no --force, none. Returns 0, 1 when
+ * some lookups failed (their rows left as they are), BACKFILL_REFUSED,
+ * or -1 with b->err set.
+ */
+static int
+reconcile(struct backfill *b, const char *before)
+{
+	enum store_import how;
+	enum walk	 w;
+	size_t		 i;
+	int		 refused = 0, rc;
+
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		if (!b->walked[w])
+			continue;
+		if ((rc = reconcile_check(b, w, before)) == -1)
+			return -1;
+		refused |= rc;
+	}
+	if (b->walked[WALK_MEMBERS]) {
+		if ((rc = reconcile_members(b, before)) == -1)
+			return -1;
+		refused |= rc;
+	}
+	if (refused)
+		printf("reconcile: %s: nothing marked deleted; if the numbers "
+		    "are right, run it again with --force\n", b->o->dry_run ?
+		    "would be refused" : "refused");
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		for (i = 0; i < b->gone[w].n; i++) {
+			if (!b->o->dry_run && refused)
+				break;
+			if (mark_deleted(b, w, b->gone[w].ids[i], &how) == -1)
+				return -1;
+			b->t[w].gone++;
+			printf("%s %s: deleted in Clerk\n", b->o->dry_run ?
+			    "would mark" : "marked", b->gone[w].ids[i]);
+		}
+	}
+	for (i = 0; i < b->gone_members.n; i++) {
+		if (!b->o->dry_run && refused)
+			break;
+		if (end_member(b, &b->gone_members.rows[i]) == -1)
+			return -1;
+		b->t[WALK_MEMBERS].gone++;
+		printf("%s %s: ended in Clerk\n", b->o->dry_run ?
+		    "would mark" : "marked", b->gone_members.rows[i].id);
+	}
+	if (refused)
+		return BACKFILL_REFUSED;
+	return b->lookups_failed > 0 ? 1 : 0;
 }
 
 static void
@@ -452,11 +833,199 @@ summary(const struct backfill *b, enum walk w)
 	    walk_names[w], t->seen, verb, t->how[IMPORT_INSERTED], verb,
 	    t->how[IMPORT_UPDATED], t->how[IMPORT_UNCHANGED],
 	    t->how[IMPORT_STALE], t->failed);
-	if (b->o->reconcile && w != WALK_MEMBERS)
+	if (b->o->reconcile && w == WALK_MEMBERS)
+		printf("%s: %lu ended in Clerk %s, %lu found that the "
+		    "listing missed\n", walk_names[w], t->gone,
+		    b->o->dry_run ? "(would be marked)" : "marked ended",
+		    t->missed);
+	else if (b->o->reconcile)
 		printf("%s: %lu deleted in Clerk %s, %lu found that the "
 		    "listing missed\n", walk_names[w], t->gone,
 		    b->o->dry_run ? "(would be marked)" : "marked deleted",
 		    t->missed);
+}
+
+/* Whether walk w (users or organizations) is configured at all. */
+static int
+wanted(const struct backfill *b, enum walk w)
+{
+	if (w == WALK_USERS)
+		return (b->cf->events & CONFIG_EVENTS_USERS) != 0;
+	return (b->cf->events & (CONFIG_EVENTS_ORGANIZATIONS |
+	    CONFIG_EVENTS_MEMBERSHIPS)) != 0;
+}
+
+static int
+count_live(void *arg, const char *id)
+{
+	(void)id;
+	(*(unsigned long *)arg)++;
+	return 0;
+}
+
+/* What store_import did to the row of an object synced, in words. */
+static const char *const sync_found[IMPORT__MAX] = {
+	"inserted", "updated", "unchanged",
+	"stale: a newer state or a delete is stored, left as it is"
+};
+
+/* The same for an object Clerk does not have: its delete. */
+static const char *const sync_gone[IMPORT__MAX] = {
+	"deleted in Clerk: tombstone written",
+	"deleted in Clerk: marked deleted",
+	"deleted in Clerk: already marked deleted",
+	"deleted in Clerk: already marked deleted"
+};
+
+/*
+ * sync: each id asked for on its own, and written through the guarded
+ * statements (an organization with its memberships); one that Clerk
+ * does not have is marked deleted as reconcile marks it, under the same
+ * rules. Prints a line per id. Returns the exit status, or -1 with
+ * b->err set.
+ */
+static int
+sync_ids(struct backfill *b, const char *before)
+{
+	const struct backfill_opts *o = b->o;
+	struct tally		 m0;
+	struct event		 ev;
+	enum store_import	 how;
+	enum walk		 w;
+	unsigned long		 live;
+	const char		*id, *would = o->dry_run ? "would be " : "";
+	size_t			 i;
+	int			 k, found, failed = 0, refused = 0;
+
+	for (k = 0; k < o->nids; k++) {
+		id = o->ids[k];
+		w = strncmp(id, "org_", 4) == 0 ? WALK_ORGS : WALK_USERS;
+		if (!wanted(b, w)) {
+			printf("%s: not synced: the events setting leaves "
+			    "%s out\n", id, walk_names[w]);
+			failed++;
+			continue;
+		}
+		if ((found = lookup(b, w, id, &ev)) == -1)
+			return -1;
+		if (found == LOOKUP_FAILED) {
+			printf("%s: failed\n", id);
+			failed++;
+			continue;
+		}
+		if (found == LOOKUP_GONE) {
+			/* Named twice, marked once. */
+			if (!idset_has(&b->gone[w], id) &&
+			    idset_add(&b->gone[w], id) == -1) {
+				snprintf(b->err, sizeof(b->err),
+				    "out of memory");
+				return -1;
+			}
+			continue;
+		}
+		if (store_import(b->st, &ev, now_ms(), o->dry_run, &how,
+		    b->err, sizeof(b->err)) == -1) {
+			event_free(&ev);
+			return -1;
+		}
+		event_free(&ev);
+		if (w == WALK_USERS ||
+		    !(b->cf->events & CONFIG_EVENTS_MEMBERSHIPS)) {
+			printf("%s: %s%s\n", id, would, sync_found[how]);
+			continue;
+		}
+		m0 = b->t[WALK_MEMBERS];
+		if (walk(b, WALK_MEMBERS, id) == -1)
+			return -1;
+		printf("%s: %s%s; memberships: %lu read, %s%lu inserted, "
+		    "%s%lu updated, %lu unchanged, %lu stale, %lu failed\n",
+		    id, would, sync_found[how],
+		    b->t[WALK_MEMBERS].seen - m0.seen, would,
+		    b->t[WALK_MEMBERS].how[IMPORT_INSERTED] -
+		    m0.how[IMPORT_INSERTED], would,
+		    b->t[WALK_MEMBERS].how[IMPORT_UPDATED] -
+		    m0.how[IMPORT_UPDATED],
+		    b->t[WALK_MEMBERS].how[IMPORT_UNCHANGED] -
+		    m0.how[IMPORT_UNCHANGED],
+		    b->t[WALK_MEMBERS].how[IMPORT_STALE] - m0.how[IMPORT_STALE],
+		    b->t[WALK_MEMBERS].failed - m0.failed);
+		failed += b->t[WALK_MEMBERS].failed > m0.failed;
+	}
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		if (b->gone[w].n == 0)
+			continue;
+		live = 0;
+		if (store_live(b->st, w == WALK_ORGS, before, count_live,
+		    &live, b->err, sizeof(b->err)) != 0)
+			return -1;
+		refused |= too_many(b, w, (unsigned long)b->gone[w].n, live);
+	}
+	if (refused)
+		printf("sync: %s: nothing marked deleted; if the numbers are "
+		    "right, run it again with --force\n", o->dry_run ?
+		    "would be refused" : "refused");
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		for (i = 0; i < b->gone[w].n; i++) {
+			id = b->gone[w].ids[i];
+			if (refused && !o->dry_run) {
+				printf("%s: deleted in Clerk: not marked "
+				    "(refused)\n", id);
+				continue;
+			}
+			if (mark_deleted(b, w, id, &how) == -1)
+				return -1;
+			printf("%s: %s\n", id, o->dry_run ? "deleted in Clerk: "
+			    "would be marked deleted" : sync_gone[how]);
+		}
+	}
+	if (refused)
+		return BACKFILL_REFUSED;
+	return failed > 0;
+}
+
+/*
+ * Backfill: resume the run that stopped, or start one. A run stopped if
+ * one of its walks is unfinished: then the walks it finished are not
+ * walked again, and the others go on from where they stand. A new run
+ * first records each of its walks at offset 0, unfinished, so that a
+ * kill at any point leaves that rule true (and a walk it does not do as
+ * finished, so that it never counts as stopped). Sets b->from and
+ * b->walked.
+ */
+static int
+plan(struct backfill *b)
+{
+	enum walk	 w;
+	int		 state[2] = { PROGRESS_NONE, PROGRESS_NONE };
+	int		 resuming = 0;
+	long long	 zero = 0;
+
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		b->walked[w] = wanted(b, w);
+		if (!b->walked[w] || b->o->restart)
+			continue;
+		if ((state[w] = store_progress(b->st, walk_names[w],
+		    &b->from[w], 0, 0, b->err, sizeof(b->err))) == -1)
+			return -1;
+		resuming |= state[w] == PROGRESS_UNFINISHED;
+	}
+	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
+		if (resuming) {
+			if (state[w] == PROGRESS_FINISHED && b->walked[w]) {
+				b->walked[w] = 0;
+				printf("%s: finished by the run that stopped, "
+				    "not walked again\n", walk_names[w]);
+			}
+			if (state[w] == PROGRESS_NONE)
+				b->from[w] = 0;
+			continue;
+		}
+		b->from[w] = 0;
+		if (store_progress(b->st, walk_names[w], &zero, 1,
+		    !b->walked[w], b->err, sizeof(b->err)) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -482,8 +1051,19 @@ backfill_run(const struct config *cf, struct store *st,
 	/* Rows created from here on may be missing from the walk. */
 	if (store_now(st, before, sizeof(before), b.err, sizeof(b.err)) == -1)
 		goto out;
+	if (o->cmd == BACKFILL_CMD_SYNC) {
+		rc = sync_ids(&b, before);
+		goto out;
+	}
+	if (o->reconcile || o->dry_run) {
+		b.walked[WALK_USERS] = wanted(&b, WALK_USERS);
+		b.walked[WALK_ORGS] = wanted(&b, WALK_ORGS);
+		b.walked[WALK_MEMBERS] = (cf->events &
+		    CONFIG_EVENTS_MEMBERSHIPS) != 0;
+	} else if (plan(&b) == -1)
+		goto out;
 
-	if (cf->events & CONFIG_EVENTS_USERS) {
+	if (b.walked[WALK_USERS]) {
 		if (b.tty && clerkapi_get(b.api, "/v1/users/count", &body, &len,
 		    b.err, sizeof(b.err)) == 200 &&
 		    (n = json_count(body, len, "total_count")) > 0)
@@ -492,8 +1072,20 @@ backfill_run(const struct config *cf, struct store *st,
 			goto out;
 		progress(&b, WALK_USERS, 1);
 	}
-	if (cf->events & (CONFIG_EVENTS_ORGANIZATIONS |
-	    CONFIG_EVENTS_MEMBERSHIPS)) {
+	/*
+	 * reconcile lists the instance's memberships at once: fewer
+	 * requests than one list per organization, and what it lacks of
+	 * an organization still there was removed.
+	 */
+	if (o->reconcile && b.walked[WALK_MEMBERS]) {
+		if (walk(&b, WALK_MEMBERS, NULL) == -1)
+			goto out;
+		b.instance_members = !b.no_instance_list;
+		if (b.no_instance_list)
+			printf("memberships: GET /v1/organization_memberships "
+			    "answered 404: each organization's are read\n");
+	}
+	if (b.walked[WALK_ORGS]) {
 		b.total = 0;
 		b.started = num_seconds();
 		if (walk(&b, WALK_ORGS, NULL) == -1)
@@ -502,24 +1094,23 @@ backfill_run(const struct config *cf, struct store *st,
 	}
 	for (w = 0; w < WALK__MAX; w++)
 		failed += b.t[w].failed > 0;
+	rc = failed ? 1 : 0;
 	if (o->reconcile && failed) {
 		printf("reconcile: skipped, some objects could not be read\n");
 	} else if (o->reconcile) {
-		if ((cf->events & CONFIG_EVENTS_USERS) &&
-		    reconcile(&b, WALK_USERS, before) == -1)
-			goto out;
-		if ((cf->events & (CONFIG_EVENTS_ORGANIZATIONS |
-		    CONFIG_EVENTS_MEMBERSHIPS)) &&
-		    reconcile(&b, WALK_ORGS, before) == -1)
-			goto out;
+		if ((rc = reconcile(&b, before)) == -1)
+			rc = 1;
+		else if (rc == 1)
+			snprintf(b.err, sizeof(b.err), "%lu lookups failed, "
+			    "their rows are left as they are",
+			    b.lookups_failed);
 	}
-	rc = failed ? 1 : 0;
 out:
 	if (b.tty)
 		fputc('\n', stderr);
-	for (w = 0; w < WALK__MAX; w++)
+	for (w = 0; w < WALK__MAX && o->cmd != BACKFILL_CMD_SYNC; w++)
 		if (b.t[w].seen > 0 || b.t[w].failed > 0 ||
-		    (w == WALK_USERS && (cf->events & CONFIG_EVENTS_USERS)))
+		    (w == WALK_USERS && b.walked[WALK_USERS]))
 			summary(&b, (enum walk)w);
 	if (b.api != NULL) {
 		clerkapi_stats(b.api, &as);
@@ -527,13 +1118,18 @@ out:
 		    "%.1f s\n", as.requests, as.retried, as.limited,
 		    num_seconds() - b.t0);
 	}
-	if (rc != 0 && b.err[0] != '\0')
-		printf("%s: stopped: %s%s\n", o->reconcile ? "reconcile" :
-		    "backfill", b.err, o->reconcile || o->dry_run ? "" :
+	if (rc == -1)
+		rc = 1;
+	if (rc != 0 && rc != BACKFILL_REFUSED && b.err[0] != '\0')
+		printf("%s: stopped: %s%s\n", backfill_cmd_names[o->cmd],
+		    b.err, o->cmd != BACKFILL_CMD_BACKFILL ? "" :
 		    " (run it again to resume)");
 	clerkapi_close(b.api);
-	free(b.seen[0].ids);
-	free(b.seen[1].ids);
+	for (w = 0; w < WALK__MAX; w++) {
+		free(b.seen[w].ids);
+		free(b.gone[w].ids);
+	}
+	free(b.gone_members.rows);
 	free(b.env);
 	return rc;
 }

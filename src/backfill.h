@@ -15,22 +15,52 @@
 #define BACKFILL_LIMIT		500	/* objects per page, Clerk's most */
 #define BACKFILL_OVERLAP	20	/* objects re-read from the last page */
 
+/*
+ * reconcile marks nothing deleted without --force when its walk listed
+ * less than half of a table's live rows, or when more than
+ * BACKFILL_REFUSE_ROWS rows and more than BACKFILL_REFUSE_PCT percent of
+ * them would be marked: a key of another instance, or a wrong
+ * clerk_api_url, must not tombstone a table (deletes are terminal).
+ */
+#define BACKFILL_REFUSE_ROWS	10
+#define BACKFILL_REFUSE_PCT	5
+#define BACKFILL_REFUSED	3	/* the exit status then */
+
+enum backfill_cmd {
+	BACKFILL_CMD_BACKFILL,	/* import everything, resumable */
+	BACKFILL_CMD_RECONCILE,	/* the same, then mark what is gone */
+	BACKFILL_CMD_SYNC,	/* the objects named, one by one */
+	BACKFILL_CMD__MAX
+};
+
+extern const char *const backfill_cmd_names[BACKFILL_CMD__MAX];
+
 struct backfill_opts {
+	enum backfill_cmd cmd;
 	int	 reconcile;	/* mark deleted what Clerk no longer has */
 	int	 dry_run;	/* write nothing, report what would be */
+	int	 force;		/* reconcile past its refusal */
 	int	 restart;	/* ignore where an earlier backfill stopped */
 	int	 limit;		/* page size */
 	long	 timeout;	/* seconds per request; 0: default */
+	char	**ids;		/* sync: user_... and org_... ids */
+	int	 nids;
 };
 
+/* The subcommand named name, or -1 if it is none of these. */
+int	backfill_cmd(const char *name);
+
 /*
- * Parse the arguments after the subcommand's name into o. Returns 0, or
- * -1 with err set.
+ * Parse the arguments after the subcommand's name into o (which keeps
+ * pointers into argv). Returns 0, or -1 with err set.
  */
-int	backfill_args(int argc, char **argv, int reconcile,
+int	backfill_args(int argc, char **argv, enum backfill_cmd cmd,
 	    struct backfill_opts *o, char *err, size_t errsz);
 
-/* Run; the summary goes to stdout. Returns the exit status. */
+/*
+ * Run; the summary goes to stdout. Returns the exit status: 0, 1 on a
+ * failure, BACKFILL_REFUSED when reconcile refused to mark rows deleted.
+ */
 int	backfill_run(const struct config *cf, struct store *st,
 	    const struct backfill_opts *o);
 

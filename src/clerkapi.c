@@ -9,10 +9,15 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+/* CURLOPT_PROTOCOLS is named, deprecated, for libcurl before 7.85. */
+#define CURL_DISABLE_DEPRECATION
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "clerkapi.h"
+#include "json.h"
 #include "log.h"
 #include "num.h"
 
@@ -113,12 +118,53 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		goto nosym;						\
 } while (0)
 
+/*
+ * Where distributions keep the CA bundle. libcurl knows only the place of
+ * the system it was built on, and a release carries Debian's libcurl to
+ * RHEL-family hosts too; the first file that opens is used.
+ */
+static const char *const api_ca_files[] = {
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Arch */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* RHEL, CentOS, Fedora */
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* EL 7+ */
+	"/etc/ssl/ca-bundle.pem",		/* openSUSE, SLES */
+	"/etc/pki/tls/cacert.pem",		/* OpenELEC */
+	"/etc/ssl/cert.pem",			/* Alpine */
+};
+
+static const char *
+api_ca_file(const struct config *cf)
+{
+	size_t	 i;
+
+	if (cf->clerk_ca_file != NULL)
+		return cf->clerk_ca_file;
+	for (i = 0; i < sizeof(api_ca_files) / sizeof(api_ca_files[0]); i++)
+		if (access(api_ca_files[i], R_OK) == 0)
+			return api_ca_files[i];
+	return NULL;
+}
+
+/*
+ * Set one option; a refused one stops clerkapi_open, naming it, so that no
+ * request leaves with a setting missing (TLS checks, timeouts).
+ */
+#define SETOPT(opt, val) do {						\
+	if ((rc = a->f.easy_setopt(a->h, opt, val)) != CURLE_OK) {	\
+		what = #opt;						\
+		goto refused;						\
+	}								\
+} while (0)
+
 struct clerkapi *
 clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
 {
 	struct clerkapi	*a;
+	const char	*ca;
+	const char	*what;
 	char		*auth;
 	size_t		 n;
+	CURLcode	 rc;
 
 	if (cf->clerk_secret_key == NULL) {
 		snprintf(err, errsz, "clerk_secret_key: not set (the sk_... "
@@ -157,33 +203,42 @@ clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
 		goto oom;
 	snprintf(auth, n, "Authorization: Bearer %s", cf->clerk_secret_key);
 	a->headers = a->f.slist_append(NULL, auth);
-	memset(auth, 0, n);
+	/* A plain memset before free may be dropped by the compiler. */
+	OPENSSL_cleanse(auth, n);
 	free(auth);
 	if (a->headers == NULL || (a->headers = a->f.slist_append(a->headers,
 	    "Accept: application/json")) == NULL)
 		goto oom;
 
 	/* HTTPS only, verified; no redirects; the secret in a header only. */
-	a->f.easy_setopt(a->h, CURLOPT_HTTPHEADER, a->headers);
-	a->f.easy_setopt(a->h, CURLOPT_USERAGENT, "clerksync/"
-	    CLERKSYNC_VERSION);
-	a->f.easy_setopt(a->h, CURLOPT_PROTOCOLS_STR, "https");
-	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYPEER, 1L);
-	a->f.easy_setopt(a->h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cf->clerk_ca_file != NULL)
-		a->f.easy_setopt(a->h, CURLOPT_CAINFO, cf->clerk_ca_file);
-	a->f.easy_setopt(a->h, CURLOPT_FOLLOWLOCATION, 0L);
-	a->f.easy_setopt(a->h, CURLOPT_NOSIGNAL, 1L);
-	a->f.easy_setopt(a->h, CURLOPT_CONNECTTIMEOUT, 10L);
-	a->f.easy_setopt(a->h, CURLOPT_TIMEOUT, timeout > 0 ? timeout :
-	    (long)API_TIMEOUT);
-	a->f.easy_setopt(a->h, CURLOPT_ACCEPT_ENCODING, "");
-	a->f.easy_setopt(a->h, CURLOPT_ERRORBUFFER, a->curlerr);
-	a->f.easy_setopt(a->h, CURLOPT_WRITEFUNCTION, on_body);
-	a->f.easy_setopt(a->h, CURLOPT_WRITEDATA, a);
-	a->f.easy_setopt(a->h, CURLOPT_HEADERFUNCTION, on_header);
-	a->f.easy_setopt(a->h, CURLOPT_HEADERDATA, a);
+	SETOPT(CURLOPT_HTTPHEADER, a->headers);
+	SETOPT(CURLOPT_USERAGENT, "clerksync/" CLERKSYNC_VERSION);
+	/*
+	 * The string form is 7.85's; an older libcurl refuses it as an
+	 * unknown option, and takes the bit mask instead.
+	 */
+	if (a->f.easy_setopt(a->h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK)
+		SETOPT(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if ((ca = api_ca_file(cf)) != NULL)
+		SETOPT(CURLOPT_CAINFO, ca);
+	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_CONNECTTIMEOUT, 10L);
+	SETOPT(CURLOPT_TIMEOUT, timeout > 0 ? timeout : (long)API_TIMEOUT);
+	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	SETOPT(CURLOPT_ERRORBUFFER, a->curlerr);
+	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(CURLOPT_WRITEDATA, a);
+	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(CURLOPT_HEADERDATA, a);
 	return a;
+refused:
+	snprintf(err, errsz, "libcurl refused %s: %s", what,
+	    a->f.easy_strerror(rc));
+	clerkapi_close(a);
+	return NULL;
 nosym:
 	snprintf(err, errsz, "libcurl is older than 7.85: %s", dlerror());
 	clerkapi_close(a);
@@ -232,7 +287,11 @@ clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 		a->urlsz = need;
 	}
 	snprintf(a->url, a->urlsz, "%s%s", a->base, path);
-	a->f.easy_setopt(a->h, CURLOPT_URL, a->url);
+	if ((rc = a->f.easy_setopt(a->h, CURLOPT_URL, a->url)) != CURLE_OK) {
+		snprintf(err, errsz, "GET %s: %s", path,
+		    a->f.easy_strerror(rc));
+		return -1;
+	}
 	for (;;) {
 		pace(a);
 		a->len = 0;
@@ -307,10 +366,16 @@ clerkapi_stats(const struct clerkapi *a, struct clerkapi_stats *out)
 void
 clerkapi_close(struct clerkapi *a)
 {
+	struct curl_slist	*h;
+
 	if (a == NULL)
 		return;
 	if (a->h != NULL)
 		a->f.easy_cleanup(a->h);
+	/* libcurl's copy of the Authorization header, wiped too. */
+	for (h = a->headers; h != NULL; h = h->next)
+		if (h->data != NULL)
+			OPENSSL_cleanse(h->data, strlen(h->data));
 	if (a->headers != NULL)
 		a->f.slist_free_all(a->headers);
 	/* libcurl stays loaded: its OpenSSL may have exit handlers. */
@@ -318,4 +383,25 @@ clerkapi_close(struct clerkapi *a)
 	free(a->url);
 	free(a->buf);
 	free(a);
+}
+
+int
+clerkapi_not_found(const char *body, size_t len)
+{
+	struct json_span	 obj, errs, el, code;
+	size_t			 pos = 0;
+	static const char	 want[] = "\"resource_not_found\"";
+
+	if (json_validate(body, len, NULL) == -1)
+		return 0;
+	obj = json_start(body, len);
+	if (obj.len == 0 || *obj.p != '{' || !json_member(obj, "errors", &errs) ||
+	    *errs.p != '[')
+		return 0;
+	while (json_next(errs, &pos, &el))
+		if (*el.p == '{' && json_member(el, "code", &code) &&
+		    code.len == sizeof(want) - 1 &&
+		    memcmp(code.p, want, code.len) == 0)
+			return 1;
+	return 0;
 }

@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-#define API_ATTEMPTS	6	/* tries of one request on 5xx or timeout */
+#define API_ATTEMPTS	6	/* tries in all on 5xx or timeout */
 #define API_LIMITED_MAX	30	/* 429 answers to one request */
 #define API_TIMEOUT	30	/* seconds, default per request */
 #define API_BODY_MAX	(64 * 1024 * 1024)	/* bytes of one answer */
@@ -41,6 +41,13 @@ struct clerkapi	*clerkapi_open(const struct config *cf, long timeout, char *err,
  */
 int		 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 		    size_t *len, char *err, size_t errsz);
+
+/*
+ * 1 if body[0..len), a 404's, is Clerk's answer for an object that does
+ * not exist ({"errors":[{"code":"resource_not_found",...}]}); 0 if it
+ * is anything else (a proxy's page, a wrong clerk_api_url).
+ */
+int		 clerkapi_not_found(const char *body, size_t len);
 
 void		 clerkapi_stats(const struct clerkapi *a,
 		    struct clerkapi_stats *out);

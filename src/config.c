@@ -1,9 +1,13 @@
 /*
  * clerksync — config: the KEY = value file and its environment overrides.
+ * Every key is one row of config_valid[] (its kind, limits, default and
+ * the field it fills), checked by the function of its kind, as kcgi's
+ * struct kvalid rows are checked by the kvalid_* functions.
  * SPDX-License-Identifier: ISC
  */
 #include <errno.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +18,112 @@
 #include "config.h"
 #include "num.h"
 
-const char *const config_key_names[CONFIG__MAX] = {
-	"signing_secret", "db_host", "db_port", "db_socket", "db_user",
-	"db_password", "db_name", "database_url", "table_prefix",
-	"timestamp_tolerance", "max_body", "log_file", "log_level",
-	"sync_private_metadata", "keep_deleted_data", "event_retention_days",
-	"events", "clerk_secret_key", "clerk_api_url", "clerk_ca_file",
-	"clerk_rate_limit"
+enum config_kind {
+	CONFIG_KIND_TEXT,	/* any text, or the default text */
+	CONFIG_KIND_WORD,	/* one word, no blank in it */
+	CONFIG_KIND_NUM,	/* a decimal in min..max, or def */
+	CONFIG_KIND_BOOL,	/* on/off, yes/no, true/false, 1/0 */
+	CONFIG_KIND_CHOICE,	/* one of words[0..max): its index */
+	CONFIG_KIND_SET,	/* some of words[0..max): bit i for each */
+	CONFIG_KIND_IDENT,	/* [A-Za-z0-9_]{0,max}, copied into an array */
+	CONFIG_KIND_SECRETS,	/* min..max secrets: keys and nkeys */
+	CONFIG_KIND_HOSTS,	/* up to max host[:port]: db_host(s), ports */
+	CONFIG_KIND_HTTPS,	/* an https:// URL, or the default text */
+	CONFIG_KIND_RATE,	/* REQUESTS/SECONDS: rate_requests, _seconds */
+	CONFIG_KIND_DBURL,	/* mysql://...: sets the db_* left unset */
+	CONFIG_KIND__MAX
+};
+
+#define CONFIG_REQUIRED	0x1	/* unset (or empty) is an error */
+
+struct config_valid {
+	const char		*key;
+	enum config_kind	 kind;
+	long long		 min, max;	/* range, length or count */
+	long long		 def;		/* numbers: when unset */
+	const char		*text;		/* text: when unset */
+	const char		*unit;		/* for the message */
+	const char *const	*words;		/* CHOICE and SET */
+	size_t			 offset, size;	/* the field of struct config */
+	unsigned int		 flags;
+	const char		*help;		/* after "not set" */
+};
+
+#define FIELD(f)	.offset = offsetof(struct config, f),		\
+			.size = sizeof(((struct config *)NULL)->f)
+
+const char *const config_tls_names[CONFIG_TLS__MAX] = {
+	"off", "on", "verify"
+};
+
+static const char *const event_words[] = {
+	"users", "organizations", "memberships"
+};
+
+/*
+ * SPEC section 4: every key, once. A new key is its enum name in
+ * config.h, its field in struct config and one row here.
+ */
+static const struct config_valid config_valid[CONFIG__MAX] = {
+	[CONFIG_SIGNING_SECRET] = { .key = "signing_secret",
+	    .kind = CONFIG_KIND_SECRETS, .min = 1, .max = SIG_KEYS_MAX,
+	    FIELD(keys), .flags = CONFIG_REQUIRED,
+	    .help = "the signing secret of the endpoint in Clerk's dashboard" },
+	[CONFIG_DB_HOST] = { .key = "db_host", .kind = CONFIG_KIND_HOSTS,
+	    .max = CONFIG_HOSTS_MAX, FIELD(db_host) },
+	[CONFIG_DB_PORT] = { .key = "db_port", .kind = CONFIG_KIND_NUM,
+	    .min = 1, .max = CONFIG_PORT_MAX, .unit = "a port",
+	    FIELD(db_port) },
+	[CONFIG_DB_SOCKET] = { .key = "db_socket", .kind = CONFIG_KIND_TEXT,
+	    FIELD(db_socket) },
+	[CONFIG_DB_USER] = { .key = "db_user", .kind = CONFIG_KIND_TEXT,
+	    FIELD(db_user), .flags = CONFIG_REQUIRED },
+	[CONFIG_DB_PASSWORD] = { .key = "db_password",
+	    .kind = CONFIG_KIND_TEXT, FIELD(db_password) },
+	[CONFIG_DB_NAME] = { .key = "db_name", .kind = CONFIG_KIND_TEXT,
+	    FIELD(db_name), .flags = CONFIG_REQUIRED },
+	[CONFIG_DATABASE_URL] = { .key = "database_url",
+	    .kind = CONFIG_KIND_DBURL },
+	[CONFIG_TABLE_PREFIX] = { .key = "table_prefix",
+	    .kind = CONFIG_KIND_IDENT, .max = CONFIG_PREFIX_MAX,
+	    FIELD(table_prefix) },
+	[CONFIG_TIMESTAMP_TOLERANCE] = { .key = "timestamp_tolerance",
+	    .kind = CONFIG_KIND_NUM, .min = 1, .max = CONFIG_TOLERANCE_MAX,
+	    .def = SIG_TOLERANCE_DEFAULT, .unit = "seconds", FIELD(tolerance) },
+	[CONFIG_MAX_BODY] = { .key = "max_body", .kind = CONFIG_KIND_NUM,
+	    .min = 1, .max = CONFIG_MAX_BODY_LIMIT,
+	    .def = CONFIG_MAX_BODY_DEFAULT, .unit = "bytes", FIELD(max_body) },
+	[CONFIG_LOG_FILE] = { .key = "log_file", .kind = CONFIG_KIND_TEXT,
+	    FIELD(log_file) },
+	[CONFIG_LOG_LEVEL] = { .key = "log_level", .kind = CONFIG_KIND_CHOICE,
+	    .max = LOG__MAX, .def = LOG_INFO, .words = log_level_names,
+	    FIELD(log_level) },
+	[CONFIG_SYNC_PRIVATE_METADATA] = { .key = "sync_private_metadata",
+	    .kind = CONFIG_KIND_BOOL, FIELD(sync_private_metadata) },
+	[CONFIG_KEEP_DELETED_DATA] = { .key = "keep_deleted_data",
+	    .kind = CONFIG_KIND_BOOL, FIELD(keep_deleted_data) },
+	[CONFIG_EVENT_RETENTION_DAYS] = { .key = "event_retention_days",
+	    .kind = CONFIG_KIND_NUM, .min = 1, .max = CONFIG_RETENTION_MAX,
+	    .def = CONFIG_RETENTION_DEFAULT, .unit = "days",
+	    FIELD(retention_days) },
+	[CONFIG_EVENTS] = { .key = "events", .kind = CONFIG_KIND_SET,
+	    .max = sizeof(event_words) / sizeof(event_words[0]),
+	    .def = CONFIG_EVENTS_ALL, .words = event_words, FIELD(events) },
+	[CONFIG_CLERK_SECRET_KEY] = { .key = "clerk_secret_key",
+	    .kind = CONFIG_KIND_WORD, .unit = "sk_... key",
+	    FIELD(clerk_secret_key) },
+	[CONFIG_CLERK_API_URL] = { .key = "clerk_api_url",
+	    .kind = CONFIG_KIND_HTTPS, .text = CONFIG_API_URL_DEFAULT,
+	    FIELD(clerk_api_url) },
+	[CONFIG_CLERK_CA_FILE] = { .key = "clerk_ca_file",
+	    .kind = CONFIG_KIND_TEXT, FIELD(clerk_ca_file) },
+	[CONFIG_CLERK_RATE_LIMIT] = { .key = "clerk_rate_limit",
+	    .kind = CONFIG_KIND_RATE },
+	[CONFIG_DB_TLS] = { .key = "db_tls", .kind = CONFIG_KIND_CHOICE,
+	    .max = CONFIG_TLS__MAX, .def = CONFIG_TLS_OFF,
+	    .words = config_tls_names, FIELD(db_tls) },
+	[CONFIG_DB_TLS_CA] = { .key = "db_tls_ca", .kind = CONFIG_KIND_TEXT,
+	    FIELD(db_tls_ca) },
 };
 
 static int
@@ -29,68 +132,205 @@ is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+static int
+is_keychar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
 static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Replace the raw value of k by v[0..n). Returns 0, or -1 out of memory. */
+static int
 raw_set(struct config *cf, enum config_key k, const char *v, size_t n)
 {
 	char	*s;
 
 	if ((s = malloc(n + 1)) == NULL)
-		abort();
+		return -1;
 	memcpy(s, v, n);
 	s[n] = '\0';
-	if (cf->raw[k] != NULL) {
-		OPENSSL_cleanse(cf->raw[k], strlen(cf->raw[k]));
-		free(cf->raw[k]);
-	}
+	wipe_free(cf->raw[k]);
 	cf->raw[k] = s;
+	return 0;
+}
+
+static int
+key_find(const char *s, size_t n)
+{
+	int	 k;
+
+	for (k = 0; k < CONFIG__MAX; k++)
+		if (strlen(config_valid[k].key) == n &&
+		    memcmp(config_valid[k].key, s, n) == 0)
+			return k;
+	return -1;
+}
+
+/*
+ * The one word splitter: the next word of *pp, separated by blanks or
+ * commas (no secret, host name or event word holds a comma). Returns its
+ * start with *len set and *pp after it, or NULL at the end.
+ */
+static const char *
+word_next(const char **pp, size_t *len)
+{
+	const char	*p = *pp, *e;
+
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ','; e++)
+		continue;
+	*len = (size_t)(e - p);
+	*pp = e;
+	return p;
+}
+
+/*
+ * The value after '=', from p to eol, decoded into out (room for eol - p
+ * bytes). Blanks around it are dropped, and a '#' after a blank starts a
+ * comment. A value that starts with '"' is quoted: it ends at the next
+ * '"', inside which \" is a quote and \\ a backslash (any other backslash
+ * is an error), and only blanks and a comment may follow it. Returns 0
+ * with *outlen set, or -1 with *why (words that hold no byte of the value).
+ */
+static int
+value_parse(const char *p, const char *eol, char *out, size_t *outlen,
+    const char **why)
+{
+	const char	*e;
+	size_t		 n = 0;
+
+	while (p < eol && is_blank(*p))
+		p++;
+	if (p < eol && *p == '"') {
+		for (p++; p < eol && *p != '"'; p++) {
+			if (*p == '\\') {
+				if (p + 1 == eol || (p[1] != '"' &&
+				    p[1] != '\\')) {
+					*why = "in quotes, a backslash must "
+					    "come before \" or \\";
+					return -1;
+				}
+				p++;
+			}
+			out[n++] = *p;
+		}
+		if (p == eol) {
+			*why = "the quoted value has no closing quote";
+			return -1;
+		}
+		for (p++; p < eol && is_blank(*p); p++)
+			continue;
+		if (p < eol && *p != '#') {
+			*why = "text after the closing quote (a comment "
+			    "starts with #)";
+			return -1;
+		}
+		*outlen = n;
+		return 0;
+	}
+	/* p[-1] is '=' or a blank, so e[-1] is always inside the line. */
+	for (e = p; e < eol && !(*e == '#' && is_blank(e[-1])); e++)
+		continue;
+	while (e > p && is_blank(e[-1]))
+		e--;
+	memcpy(out, p, (size_t)(e - p));
+	*outlen = (size_t)(e - p);
+	return 0;
 }
 
 int
 config_parse(struct config *cf, const char *buf, size_t len,
     const char *name, char *err, size_t errsz)
 {
-	const char	*line, *eol, *end = buf + len, *eq, *ks, *ke, *vs, *ve;
-	size_t		 lineno = 0;
-	int		 k;
+	const char	*line, *eol, *end = buf + len, *p, *ks, *why;
+	char		*val = NULL;
+	size_t		 lineno = 0, klen, vlen, i;
+	int		 k, lower, rc = -1;
 
 	for (line = buf; line < end; line = eol + 1) {
 		lineno++;
 		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
 			eol = end;
-		for (ks = line; ks < eol && is_blank(*ks); ks++)
+		for (p = line; p < eol && is_blank(*p); p++)
 			continue;
-		if (ks == eol || *ks == '#' || *ks == ';')
+		if (p == eol || *p == '#' || *p == ';')
 			continue;
-		if ((eq = memchr(ks, '=', (size_t)(eol - ks))) == NULL) {
-			snprintf(err, errsz, "%s:%zu: expected KEY = value",
-			    name, lineno);
-			return -1;
+		for (ks = p; p < eol && is_keychar(*p); p++)
+			continue;
+		klen = (size_t)(p - ks);
+		while (p < eol && is_blank(*p))
+			p++;
+		k = key_find(ks, klen);
+		/* Name a key only when it is a key: never a value. */
+		if (p == eol || *p != '=') {
+			if (k == -1)
+				snprintf(err, errsz, "%s:%zu: expected KEY = "
+				    "value", name, lineno);
+			else
+				snprintf(err, errsz, "%s:%zu: %s: expected "
+				    "'=' after the key", name, lineno,
+				    config_valid[k].key);
+			goto out;
 		}
-		for (ke = eq; ke > ks && is_blank(ke[-1]); ke--)
-			continue;
-		for (vs = eq + 1; vs < eol && is_blank(*vs); vs++)
-			continue;
-		for (ve = eol; ve > vs && is_blank(ve[-1]); ve--)
-			continue;
-		for (k = 0; k < CONFIG__MAX; k++)
-			if (strlen(config_key_names[k]) == (size_t)(ke - ks) &&
-			    memcmp(config_key_names[k], ks,
-			    (size_t)(ke - ks)) == 0)
-				break;
-		if (k == CONFIG__MAX) {
-			snprintf(err, errsz, "%s:%zu: unknown key '%.*s'",
-			    name, lineno, (int)(ke - ks > 64 ? 64 : ke - ks),
-			    ks);
-			return -1;
+		if (k == -1) {
+			for (i = 0, lower = 1; i < klen; i++)
+				if (ks[i] >= 'A' && ks[i] <= 'Z')
+					lower = 0;
+			if (klen == 0)
+				snprintf(err, errsz, "%s:%zu: expected KEY = "
+				    "value", name, lineno);
+			else if (klen > CONFIG_KEY_MAX || !lower)
+				snprintf(err, errsz, "%s:%zu: unknown key "
+				    "(keys are lowercase, at most %d "
+				    "characters)", name, lineno,
+				    CONFIG_KEY_MAX);
+			else
+				snprintf(err, errsz, "%s:%zu: unknown key "
+				    "'%.*s'", name, lineno, (int)klen, ks);
+			goto out;
 		}
-		raw_set(cf, (enum config_key)k, vs, (size_t)(ve - vs));
+		if ((val = malloc((size_t)(eol - p))) == NULL) {
+			snprintf(err, errsz, "%s: out of memory", name);
+			goto out;
+		}
+		if (value_parse(p + 1, eol, val, &vlen, &why) == -1) {
+			snprintf(err, errsz, "%s:%zu: %s: %s", name, lineno,
+			    config_valid[k].key, why);
+			goto out;
+		}
+		if (raw_set(cf, (enum config_key)k, val, vlen) == -1) {
+			snprintf(err, errsz, "%s: out of memory", name);
+			goto out;
+		}
+		OPENSSL_cleanse(val, (size_t)(eol - p));
+		free(val);
+		val = NULL;
 	}
-	return 0;
+	rc = 0;
+out:
+	if (val != NULL) {
+		OPENSSL_cleanse(val, (size_t)(eol - p));
+		free(val);
+	}
+	return rc;
 }
 
 /*
  * Read path into a fresh buffer. Returns 0 with the file parsed, 1 if it
- * does not exist and missing_ok, or -1 with err set.
+ * does not exist and missing_ok, or -1 with err set: every message about
+ * the file names it, the system's reason and the user reading it.
  */
 static int
 config_read(struct config *cf, const char *path, int missing_ok,
@@ -104,16 +344,18 @@ config_read(struct config *cf, const char *path, int missing_ok,
 	if ((f = fopen(path, "r")) == NULL) {
 		if (missing_ok && errno == ENOENT)
 			return 1;
-		snprintf(err, errsz, "%s: cannot read %s: %s", what, path,
-		    strerror(errno));
+		snprintf(err, errsz, "%s: cannot read %s: %s (as %s)", what,
+		    path, strerror(errno), cf->who);
 		return -1;
 	}
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL)
-		abort();
+	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		snprintf(err, errsz, "%s: %s: out of memory", what, path);
+		goto out;
+	}
 	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
 	if (ferror(f))
-		snprintf(err, errsz, "%s: cannot read %s: %s", what, path,
-		    strerror(errno));
+		snprintf(err, errsz, "%s: cannot read %s: %s (as %s)", what,
+		    path, strerror(errno), cf->who);
 	else if (n > CONFIG_FILE_MAX)
 		snprintf(err, errsz, "%s: %s is larger than %d bytes", what,
 		    path, CONFIG_FILE_MAX);
@@ -121,10 +363,88 @@ config_read(struct config *cf, const char *path, int missing_ok,
 		snprintf(cf->path, sizeof(cf->path), "%s", path);
 		rc = 0;
 	}
-	OPENSSL_cleanse(buf, CONFIG_FILE_MAX + 1);
-	free(buf);
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, CONFIG_FILE_MAX + 1);
+		free(buf);
+	}
 	fclose(f);
 	return rc;
+}
+
+/* Append to the list of places looked, as far as it fits. */
+static void
+looked_add(struct config *cf, const char *sep, const char *s)
+{
+	size_t	 n = strlen(cf->looked);
+
+	snprintf(cf->looked + n, sizeof(cf->looked) - n, "%s%s", sep, s);
+}
+
+/*
+ * The endpoint's name: the last part of exedir, when it is a plain file
+ * name ([A-Za-z0-9._-], not starting with a dot). Returns NULL otherwise.
+ */
+static const char *
+endpoint_name(const char *exedir)
+{
+	const char	*s;
+
+	if (exedir == NULL)
+		return NULL;
+	s = strrchr(exedir, '/');
+	s = s != NULL ? s + 1 : exedir;
+	if (*s == '\0' || *s == '.' || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(s))
+		return NULL;
+	return s;
+}
+
+/*
+ * The places after CLERKSYNC_CONFIG. Returns 0 with the first file found
+ * read, or with cf->looked listing them all when none is there; or -1.
+ */
+static int
+config_search(struct config *cf, const char *exedir, const struct passwd *pw,
+    char *err, size_t errsz)
+{
+	const char	*ep;
+	char		 path[CONFIG_PLACES_MAX][4096];
+	size_t		 i, np = 0;
+	int		 rc = 1;
+
+	/*
+	 * In the home directory, the endpoint's own file comes before the
+	 * account's: two folders under one account can each have theirs.
+	 */
+	if (pw != NULL && pw->pw_dir != NULL && *pw->pw_dir != '\0') {
+		if ((ep = endpoint_name(exedir)) != NULL &&
+		    (size_t)snprintf(path[np], sizeof(path[np]), "%s/%s%s%s",
+		    pw->pw_dir, CONFIG_FILE_PREFIX, ep, CONFIG_FILE_SUFFIX) <
+		    sizeof(path[np]))
+			np++;
+		if ((size_t)snprintf(path[np], sizeof(path[np]), "%s/%s",
+		    pw->pw_dir, CONFIG_FILE_NAME) < sizeof(path[np]))
+			np++;
+	}
+	if (exedir != NULL && (size_t)snprintf(path[np], sizeof(path[np]),
+	    "%s/%s", exedir, CONFIG_FILE_NAME) < sizeof(path[np]))
+		np++;
+	for (i = 0; i < np && rc == 1; i++)
+		if ((rc = config_read(cf, path[i], 1, "config", err,
+		    errsz)) == -1)
+			return -1;
+	if (rc == 0)
+		return 0;
+	snprintf(cf->looked, sizeof(cf->looked), "no config file "
+	    "(CLERKSYNC_CONFIG is not set; looked for");
+	for (i = 0; i < np; i++)
+		looked_add(cf, i == 0 ? " " : ", ", path[i]);
+	if (pw == NULL)
+		looked_add(cf, np > 0 ? "; " : " ", "no home directory");
+	looked_add(cf, " as ", cf->who);
+	looked_add(cf, ")", "");
+	return 0;
 }
 
 int
@@ -133,31 +453,34 @@ config_load(struct config *cf, const char *exedir, config_env_fn env,
 {
 	struct passwd	*pw;
 	const char	*v;
-	char		 path[4096];
-	int		 rc, n;
+	size_t		 n;
+	uid_t		 uid = geteuid();
+
+	pw = getpwuid(uid);
+	if (pw != NULL && pw->pw_name != NULL)
+		snprintf(cf->who, sizeof(cf->who), "user %s, uid %lu",
+		    pw->pw_name, (unsigned long)uid);
+	else
+		snprintf(cf->who, sizeof(cf->who), "uid %lu",
+		    (unsigned long)uid);
 
 	/* SPEC section 4: the search order. */
 	if ((v = env("CLERKSYNC_CONFIG")) != NULL && *v != '\0') {
 		if (config_read(cf, v, 0, "CLERKSYNC_CONFIG", err, errsz) != 0)
 			return -1;
-		return config_finish(cf, env, err, errsz);
+	} else if (config_search(cf, exedir, pw, err, errsz) == -1)
+		return -1;
+	if (config_finish(cf, env, err, errsz) == -1) {
+		/* Say where the setting was looked for. */
+		n = strlen(err);
+		if (cf->looked[0] != '\0')
+			snprintf(err + n, errsz - n, "; %s", cf->looked);
+		else
+			snprintf(err + n, errsz - n, " (in %s, read as %s)",
+			    cf->path, cf->who);
+		return -1;
 	}
-	rc = 1;
-	if ((pw = getpwuid(geteuid())) != NULL && pw->pw_dir != NULL) {
-		n = snprintf(path, sizeof(path), "%s/%s", pw->pw_dir,
-		    CONFIG_FILE_NAME);
-		if (n > 0 && (size_t)n < sizeof(path) &&
-		    (rc = config_read(cf, path, 1, "config", err, errsz)) == -1)
-			return -1;
-	}
-	if (rc == 1 && exedir != NULL) {
-		n = snprintf(path, sizeof(path), "%s/%s", exedir,
-		    CONFIG_FILE_NAME);
-		if (n > 0 && (size_t)n < sizeof(path) &&
-		    config_read(cf, path, 1, "config", err, errsz) == -1)
-			return -1;
-	}
-	return config_finish(cf, env, err, errsz);
+	return 0;
 }
 
 static int
@@ -187,349 +510,446 @@ pct_decode(char *s)
 	return 0;
 }
 
-static char *
-xstrndup(const char *s, size_t n)
+/* Set k from s[0..n) unless it is set on its own (that wins). */
+static int
+raw_default(struct config *cf, enum config_key k, const char *s, size_t n)
 {
-	char	*d;
+	if (cf->raw[k] != NULL && cf->raw[k][0] != '\0')
+		return 0;
+	return raw_set(cf, k, s, n);
+}
 
-	if ((d = malloc(n + 1)) == NULL)
-		abort();
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
+/* The field of vd in cf. */
+static void *
+field_of(struct config *cf, const struct config_valid *vd)
+{
+	return (char *)cf + vd->offset;
 }
 
 /*
- * mysql://[user[:password]@]host[:port]/dbname: fills the db_* raw values
- * that are not set on their own (those win).
+ * Store n in an integer field: int, unsigned int or enum (the size of an
+ * int), or long long or size_t (the size of a long long). Every range is
+ * within 0..INT_MAX, so both have the same bytes as the signed value.
  */
-static int
-parse_url(struct config *cf, const char *url)
+static void
+put_num(struct config *cf, const struct config_valid *vd, long long n)
 {
-	const char	*p, *at, *slash, *colon, *hostend;
-	char		*user = NULL, *pass = NULL;
-	int		 rc = -1;
+	int	 i = (int)n;
 
-	if (strncmp(url, "mysql://", 8) != 0 &&
-	    strncmp(url, "mariadb://", 10) != 0)
-		return -1;
-	p = strstr(url, "://") + 3;
-	if ((slash = strchr(p, '/')) == NULL || slash[1] == '\0' ||
-	    strchr(slash + 1, '/') != NULL || strchr(slash + 1, '?') != NULL)
-		return -1;
-	at = memchr(p, '@', (size_t)(slash - p));
-	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		user = xstrndup(p, (size_t)((colon ? colon : at) - p));
-		if (colon != NULL)
-			pass = xstrndup(colon + 1, (size_t)(at - colon - 1));
-		if (pct_decode(user) == -1 ||
-		    (pass != NULL && pct_decode(pass) == -1))
-			goto out;
-		p = at + 1;
-	}
-	hostend = slash;
-	if ((colon = memchr(p, ':', (size_t)(slash - p))) != NULL) {
-		hostend = colon;
-		if (cf->raw[CONFIG_DB_PORT] == NULL)
-			raw_set(cf, CONFIG_DB_PORT, colon + 1,
-			    (size_t)(slash - colon - 1));
-	}
-	if (hostend == p)
-		goto out;
-	if (cf->raw[CONFIG_DB_HOST] == NULL)
-		raw_set(cf, CONFIG_DB_HOST, p, (size_t)(hostend - p));
-	if (cf->raw[CONFIG_DB_NAME] == NULL)
-		raw_set(cf, CONFIG_DB_NAME, slash + 1, strlen(slash + 1));
-	if (user != NULL && cf->raw[CONFIG_DB_USER] == NULL)
-		raw_set(cf, CONFIG_DB_USER, user, strlen(user));
-	if (pass != NULL && cf->raw[CONFIG_DB_PASSWORD] == NULL)
-		raw_set(cf, CONFIG_DB_PASSWORD, pass, strlen(pass));
-	rc = 0;
-out:
-	if (pass != NULL) {
-		OPENSSL_cleanse(pass, strlen(pass));
-		free(pass);
-	}
-	free(user);
-	return rc;
+	if (vd->size == sizeof(long long))
+		memcpy(field_of(cf, vd), &n, sizeof(n));
+	else
+		memcpy(field_of(cf, vd), &i, sizeof(i));
+}
+
+static void
+put_text(struct config *cf, const struct config_valid *vd, const char *s)
+{
+	memcpy(field_of(cf, vd), &s, sizeof(s));
+}
+
+/*
+ * The kinds. Each gets v (NULL when unset or empty) and either fills its
+ * field (the default when v is NULL) and returns 0, or returns -1 with
+ * what it expected in err: words of its own, never the value.
+ */
+typedef int (*kind_fn)(struct config *, const struct config_valid *,
+    char *, char *, size_t);
+
+static int
+kind_text(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	(void)err;
+	(void)errsz;
+	put_text(cf, vd, v != NULL ? v : vd->text);
+	return 0;
 }
 
 static int
-parse_bool(const char *v, int *out)
+kind_word(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	if (v != NULL && strpbrk(v, " \t\r\n") != NULL) {
+		snprintf(err, errsz, "expected one %s, without blanks",
+		    vd->unit);
+		return -1;
+	}
+	put_text(cf, vd, v);
+	return 0;
+}
+
+static int
+kind_num(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	long long	 n = vd->def;
+
+	if (v != NULL && num_parse(v, strlen(v), vd->min, vd->max, &n) == -1) {
+		snprintf(err, errsz, "expected %s in %lld..%lld", vd->unit,
+		    vd->min, vd->max);
+		return -1;
+	}
+	put_num(cf, vd, n);
+	return 0;
+}
+
+static int
+kind_bool(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
 {
 	static const char *const yes[] = { "on", "yes", "true", "1" };
 	static const char *const no[] = { "off", "no", "false", "0" };
 	size_t	 i;
 
+	if (v == NULL) {
+		put_num(cf, vd, vd->def);
+		return 0;
+	}
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(v, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcmp(v, no[i]) == 0) {
-			*out = 0;
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			put_num(cf, vd, strcmp(v, yes[i]) == 0);
 			return 0;
 		}
 	}
+	snprintf(err, errsz, "expected on or off");
+	return -1;
+}
+
+/* "expected WORD, WORD or WORD" (first) or "... one or more of ...". */
+static void
+words_expected(const struct config_valid *vd, const char *first, char *err,
+    size_t errsz)
+{
+	size_t	 n;
+	int	 i;
+
+	snprintf(err, errsz, "%s", first);
+	for (i = 0; i < vd->max; i++) {
+		n = strlen(err);
+		snprintf(err + n, errsz - n, "%s%s", i == 0 ? "" :
+		    i == vd->max - 1 ? " or " : ", ", vd->words[i]);
+	}
+}
+
+static int
+kind_choice(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	int	 i;
+
+	if (v == NULL) {
+		put_num(cf, vd, vd->def);
+		return 0;
+	}
+	for (i = 0; i < vd->max; i++)
+		if (strcmp(v, vd->words[i]) == 0) {
+			put_num(cf, vd, i);
+			return 0;
+		}
+	words_expected(vd, "expected ", err, errsz);
 	return -1;
 }
 
 static int
-parse_secrets(struct config *cf, const char *v)
+kind_set(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
 {
-	const char	*p = v, *e;
+	const char	*p = v, *w;
+	size_t		 n;
+	long long	 bits = 0;
+	int		 i;
 
-	cf->nkeys = 0;
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;
-		for (e = p; *e != '\0' && *e != ' ' && *e != '\t'; e++)
-			continue;
-		if (cf->nkeys == SIG_KEYS_MAX ||
-		    sig_key_decode(p, (size_t)(e - p),
-		    &cf->keys[cf->nkeys]) == -1)
-			return -1;
-		cf->nkeys++;
-		p = e;
+	if (v == NULL) {
+		put_num(cf, vd, vd->def);
+		return 0;
 	}
-	return cf->nkeys > 0 ? 0 : -1;
+	while ((w = word_next(&p, &n)) != NULL) {
+		for (i = 0; i < vd->max; i++)
+			if (strlen(vd->words[i]) == n &&
+			    memcmp(vd->words[i], w, n) == 0)
+				break;
+		if (i == vd->max)
+			break;
+		bits |= 1LL << i;
+	}
+	if (w != NULL || bits == 0) {
+		words_expected(vd, "expected one or more of ", err, errsz);
+		return -1;
+	}
+	put_num(cf, vd, bits);
+	return 0;
 }
 
-/* db_host: host or host:port words, separated by blanks or commas. */
 static int
-parse_hosts(struct config *cf)
+kind_ident(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
 {
-	char		*p = cf->db_host, *e, *colon;
+	char	*dst = field_of(cf, vd);
+
+	if (v == NULL)
+		v = "";
+	if ((long long)strlen(v) > vd->max || strlen(v) >= vd->size ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_") != strlen(v)) {
+		snprintf(err, errsz, "only A-Z, a-z, 0-9 and _ are allowed, "
+		    "at most %lld", vd->max);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+kind_secrets(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	const char	*p = v, *w = NULL;
+	size_t		 n;
+
+	cf->nkeys = 0;
+	while (v != NULL && (w = word_next(&p, &n)) != NULL) {
+		if ((long long)cf->nkeys == vd->max ||
+		    sig_key_decode(w, n, &cf->keys[cf->nkeys]) == -1)
+			break;
+		cf->nkeys++;
+	}
+	if (v == NULL || w != NULL || (long long)cf->nkeys < vd->min) {
+		snprintf(err, errsz, "expected %lld to %lld secrets from "
+		    "Clerk's dashboard, separated by blanks, each base64 "
+		    "after its prefix", vd->min, vd->max);
+		return -1;
+	}
+	return 0;
+}
+
+/* db_host: host or host:port words. */
+static int
+kind_hosts(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	const char	*p = v, *w;
+	char		*h, *colon;
+	size_t		 n;
 	long long	 port;
 
 	cf->ndb_hosts = 0;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			*p++ = '\0';
-		if (*p == '\0')
-			break;
-		for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ',';
-		    e++)
-			continue;
-		if (cf->ndb_hosts == CONFIG_HOSTS_MAX)
-			return -1;
+	cf->db_host = NULL;
+	while (v != NULL && (w = word_next(&p, &n)) != NULL) {
+		if ((long long)cf->ndb_hosts == vd->max)
+			goto bad;
+		/* The word is cut in place: v is this config's own copy. */
+		h = v + (w - v);
+		if (h[n] != '\0') {
+			h[n] = '\0';
+			p++;
+		}
 		cf->db_ports[cf->ndb_hosts] = 0;
 		/* One colon: host:port; none or several: a name or IPv6. */
-		colon = memchr(p, ':', (size_t)(e - p));
-		if (colon != NULL && memchr(colon + 1, ':',
-		    (size_t)(e - colon - 1)) == NULL) {
-			if (num_parse(colon + 1, (size_t)(e - colon - 1), 1,
-			    65535, &port) == -1 || colon == p)
-				return -1;
+		colon = strchr(h, ':');
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			if (colon == h || num_parse(colon + 1,
+			    strlen(colon + 1), 1, CONFIG_PORT_MAX,
+			    &port) == -1)
+				goto bad;
 			cf->db_ports[cf->ndb_hosts] = (unsigned int)port;
 			*colon = '\0';
 		}
-		cf->db_hosts[cf->ndb_hosts++] = p;
-		if (*e == '\0')
-			break;
-		*e = '\0';
-		p = e + 1;
+		cf->db_hosts[cf->ndb_hosts++] = h;
 	}
-	cf->db_host = cf->ndb_hosts > 0 ? cf->db_hosts[0] : NULL;
+	if (cf->ndb_hosts > 0)
+		cf->db_host = cf->db_hosts[0];
+	return 0;
+bad:
+	snprintf(err, errsz, "expected up to %lld hosts, each host or "
+	    "host:port, separated by blanks or commas", vd->max);
+	return -1;
+}
+
+static int
+kind_https(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
+{
+	if (v != NULL && (strncmp(v, "https://", 8) != 0 || v[8] == '\0' ||
+	    strpbrk(v, " \t\r\n?#") != NULL)) {
+		snprintf(err, errsz, "expected an https:// URL");
+		return -1;
+	}
+	put_text(cf, vd, v != NULL ? v : vd->text);
 	return 0;
 }
 
 /* REQUESTS/SECONDS. */
 static int
-parse_rate(const char *v, int *requests, int *seconds)
+kind_rate(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
 {
-	const char	*slash = strchr(v, '/');
-	long long	 r, s;
+	const char	*slash;
+	long long	 r = CONFIG_RATE_DEFAULT;
+	long long	 s = CONFIG_RATE_WINDOW_DEFAULT;
 
-	if (slash == NULL ||
-	    num_parse(v, (size_t)(slash - v), 1, 1000, &r) == -1 ||
-	    num_parse(slash + 1, strlen(slash + 1), 1, 3600, &s) == -1)
+	(void)vd;
+	if (v != NULL && ((slash = strchr(v, '/')) == NULL ||
+	    num_parse(v, (size_t)(slash - v), 1, CONFIG_RATE_MAX, &r) == -1 ||
+	    num_parse(slash + 1, strlen(slash + 1), 1, CONFIG_RATE_WINDOW_MAX,
+	    &s) == -1)) {
+		snprintf(err, errsz, "expected REQUESTS/SECONDS, e.g. %d/%d "
+		    "(1..%d requests in 1..%d seconds)", CONFIG_RATE_DEFAULT,
+		    CONFIG_RATE_WINDOW_DEFAULT, CONFIG_RATE_MAX,
+		    CONFIG_RATE_WINDOW_MAX);
 		return -1;
-	*requests = (int)r;
-	*seconds = (int)s;
+	}
+	cf->rate_requests = (int)r;
+	cf->rate_seconds = (int)s;
 	return 0;
 }
 
-/* Words of the events setting, separated by blanks or commas. */
+/*
+ * mysql://[user[:password]@]host[:port]/dbname: sets the db_* raw values
+ * that are not set on their own (those win). Out of memory is -1 too.
+ */
 static int
-parse_events(const char *v, unsigned int *out)
+kind_dburl(struct config *cf, const struct config_valid *vd, char *v,
+    char *err, size_t errsz)
 {
-	static const char *const words[] = {
-		"users", "organizations", "memberships"
-	};
-	const char	*p = v, *e;
-	size_t		 i;
+	const char	*p, *at, *slash, *colon, *hostend;
+	char		*s = NULL;
+	int		 rc = -1;
 
-	*out = 0;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ',';
-		    e++)
-			continue;
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (strlen(words[i]) == (size_t)(e - p) &&
-			    memcmp(words[i], p, (size_t)(e - p)) == 0)
-				break;
-		if (i == sizeof(words) / sizeof(words[0]))
-			return -1;
-		*out |= 1u << i;
-		p = e;
+	(void)vd;
+	if (v == NULL)
+		return 0;
+	if ((strncmp(v, "mysql://", 8) != 0 &&
+	    strncmp(v, "mariadb://", 10) != 0) ||
+	    (s = strdup(strstr(v, "://") + 3)) == NULL)
+		goto out;
+	p = s;
+	if ((slash = strchr(p, '/')) == NULL || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL || strchr(slash + 1, '?') != NULL)
+		goto out;
+	if ((at = memchr(p, '@', (size_t)(slash - p))) != NULL) {
+		s[at - s] = '\0';
+		if ((colon = strchr(p, ':')) != NULL)
+			s[colon - s] = '\0';
+		if (pct_decode(s) == -1 || (colon != NULL &&
+		    pct_decode(s + (colon - s) + 1) == -1))
+			goto out;
+		if (raw_default(cf, CONFIG_DB_USER, s, strlen(s)) == -1 ||
+		    (colon != NULL && raw_default(cf, CONFIG_DB_PASSWORD,
+		    colon + 1, strlen(colon + 1)) == -1))
+			goto oom;
+		p = at + 1;
 	}
-	return *out != 0 ? 0 : -1;
+	hostend = slash;
+	if ((colon = memchr(p, ':', (size_t)(slash - p))) != NULL) {
+		hostend = colon;
+		if (raw_default(cf, CONFIG_DB_PORT, colon + 1,
+		    (size_t)(slash - colon - 1)) == -1)
+			goto oom;
+	}
+	if (hostend == p)
+		goto out;
+	if (raw_default(cf, CONFIG_DB_HOST, p, (size_t)(hostend - p)) == -1 ||
+	    raw_default(cf, CONFIG_DB_NAME, slash + 1,
+	    strlen(slash + 1)) == -1)
+		goto oom;
+	rc = 0;
+	goto done;
+oom:
+	snprintf(err, errsz, "out of memory");
+	goto done;
+out:
+	snprintf(err, errsz, "expected mysql://user:password@host:port/dbname");
+done:
+	wipe_free(s);
+	return rc;
 }
 
-#define FAIL(key, ...) do {						\
-	int n_ = snprintf(err, errsz, "%s: ", config_key_names[key]);	\
-	if (n_ > 0 && (size_t)n_ < errsz)				\
-		snprintf(err + n_, errsz - (size_t)n_, __VA_ARGS__);	\
-	return -1;							\
-} while (0)
+static const kind_fn kind_check[CONFIG_KIND__MAX] = {
+	[CONFIG_KIND_TEXT] = kind_text,
+	[CONFIG_KIND_WORD] = kind_word,
+	[CONFIG_KIND_NUM] = kind_num,
+	[CONFIG_KIND_BOOL] = kind_bool,
+	[CONFIG_KIND_CHOICE] = kind_choice,
+	[CONFIG_KIND_SET] = kind_set,
+	[CONFIG_KIND_IDENT] = kind_ident,
+	[CONFIG_KIND_SECRETS] = kind_secrets,
+	[CONFIG_KIND_HOSTS] = kind_hosts,
+	[CONFIG_KIND_HTTPS] = kind_https,
+	[CONFIG_KIND_RATE] = kind_rate,
+	[CONFIG_KIND_DBURL] = kind_dburl,
+};
+
+/* Check key k: "KEY: why" in err on failure. */
+static int
+config_check(struct config *cf, int k, char *err, size_t errsz)
+{
+	const struct config_valid *vd = &config_valid[k];
+	char		*v = cf->raw[k];
+	int		 n;
+
+	if (v != NULL && *v == '\0')
+		v = NULL;
+	n = snprintf(err, errsz, "%s: ", vd->key);
+	if (n < 0 || (size_t)n >= errsz)
+		return -1;
+	if (v == NULL && (vd->flags & CONFIG_REQUIRED)) {
+		snprintf(err + n, errsz - (size_t)n, "not set%s%s%s",
+		    vd->help ? " (" : "", vd->help ? vd->help : "",
+		    vd->help ? ")" : "");
+		return -1;
+	}
+	return kind_check[vd->kind](cf, vd, v, err + n, errsz - (size_t)n);
+}
 
 int
 config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 {
-	char		 name[64];
+	char		 name[sizeof("CLERKSYNC_") + CONFIG_KEY_MAX];
 	const char	*v;
-	long long	 n;
 	size_t		 i;
-	int		 k;
+	int		 k, first;
 
-	/* Environment overrides: CLERKSYNC_<KEY>, and Clerk's own name. */
-	if ((v = env("CLERK_WEBHOOK_SIGNING_SECRET")) != NULL && *v != '\0')
-		raw_set(cf, CONFIG_SIGNING_SECRET, v, strlen(v));
-	if ((v = env("CLERK_SECRET_KEY")) != NULL && *v != '\0')
-		raw_set(cf, CONFIG_CLERK_SECRET_KEY, v, strlen(v));
+	/* Environment overrides: CLERKSYNC_<KEY>, and Clerk's own names. */
+	if ((v = env("CLERK_WEBHOOK_SIGNING_SECRET")) != NULL && *v != '\0' &&
+	    raw_set(cf, CONFIG_SIGNING_SECRET, v, strlen(v)) == -1)
+		goto oom;
+	if ((v = env("CLERK_SECRET_KEY")) != NULL && *v != '\0' &&
+	    raw_set(cf, CONFIG_CLERK_SECRET_KEY, v, strlen(v)) == -1)
+		goto oom;
 	for (k = 0; k < CONFIG__MAX; k++) {
 		snprintf(name, sizeof(name), "CLERKSYNC_%s",
-		    config_key_names[k]);
-		for (i = 10; name[i] != '\0'; i++)
+		    config_valid[k].key);
+		for (i = 0; name[i] != '\0'; i++)
 			if (name[i] >= 'a' && name[i] <= 'z')
 				name[i] = (char)(name[i] - 'a' + 'A');
-		if ((v = env(name)) != NULL)
-			raw_set(cf, (enum config_key)k, v, strlen(v));
+		if ((v = env(name)) != NULL &&
+		    raw_set(cf, (enum config_key)k, v, strlen(v)) == -1)
+			goto oom;
 	}
 
-	if ((v = cf->raw[CONFIG_DATABASE_URL]) != NULL && *v != '\0' &&
-	    parse_url(cf, v) == -1)
-		FAIL(CONFIG_DATABASE_URL,
-		    "expected mysql://user:password@host:port/dbname");
-	if ((v = cf->raw[CONFIG_SIGNING_SECRET]) == NULL || *v == '\0')
-		FAIL(CONFIG_SIGNING_SECRET, "not set (the whsec_... secret "
-		    "of the endpoint in Clerk's dashboard)");
-	if (parse_secrets(cf, v) == -1)
-		FAIL(CONFIG_SIGNING_SECRET, "expected 1 to %d space-separated "
-		    "whsec_ secrets, each base64 after the prefix",
-		    SIG_KEYS_MAX);
-
-	cf->db_host = cf->raw[CONFIG_DB_HOST];
-	cf->db_socket = cf->raw[CONFIG_DB_SOCKET];
-	cf->db_user = cf->raw[CONFIG_DB_USER];
-	cf->db_password = cf->raw[CONFIG_DB_PASSWORD];
-	cf->db_name = cf->raw[CONFIG_DB_NAME];
-	if (cf->db_host != NULL && *cf->db_host == '\0')
-		cf->db_host = NULL;
-	if (cf->db_socket != NULL && *cf->db_socket == '\0')
-		cf->db_socket = NULL;
-	if (cf->db_user == NULL || *cf->db_user == '\0')
-		FAIL(CONFIG_DB_USER, "not set");
-	if (cf->db_name == NULL || *cf->db_name == '\0')
-		FAIL(CONFIG_DB_NAME, "not set");
-	cf->db_port = 0;
-	if ((v = cf->raw[CONFIG_DB_PORT]) != NULL && *v != '\0') {
-		if (num_parse(v, strlen(v), 1, 65535, &n) == -1)
-			FAIL(CONFIG_DB_PORT, "expected a number in 1..65535");
-		cf->db_port = (unsigned int)n;
+	/* database_url first: it fills the db_* keys left unset. */
+	for (first = 1; first >= 0; first--)
+		for (k = 0; k < CONFIG__MAX; k++)
+			if ((config_valid[k].kind == CONFIG_KIND_DBURL) ==
+			    first && config_check(cf, k, err, errsz) == -1)
+				return -1;
+	err[0] = '\0';
+	/* A CA that is not used would let one believe the server checked. */
+	if (cf->db_tls_ca != NULL && cf->db_tls != CONFIG_TLS_VERIFY) {
+		snprintf(err, errsz, "db_tls_ca: is used only with "
+		    "db_tls = verify");
+		return -1;
 	}
-
-	if (cf->db_host != NULL && parse_hosts(cf) == -1)
-		FAIL(CONFIG_DB_HOST, "expected up to %d hosts, each host or "
-		    "host:port, separated by blanks or commas",
-		    CONFIG_HOSTS_MAX);
-
-	cf->table_prefix[0] = '\0';
-	if ((v = cf->raw[CONFIG_TABLE_PREFIX]) != NULL) {
-		if (strlen(v) > CONFIG_PREFIX_MAX || strspn(v,
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789_") != strlen(v))
-			FAIL(CONFIG_TABLE_PREFIX, "only A-Z, a-z, 0-9 and _ "
-			    "are allowed, at most %d", CONFIG_PREFIX_MAX);
-		snprintf(cf->table_prefix, sizeof(cf->table_prefix), "%s", v);
+	if (cf->db_tls_ca != NULL && access(cf->db_tls_ca, R_OK) == -1) {
+		snprintf(err, errsz, "db_tls_ca: cannot read the file: %s",
+		    strerror(errno));
+		return -1;
 	}
-
-	cf->tolerance = SIG_TOLERANCE_DEFAULT;
-	if ((v = cf->raw[CONFIG_TIMESTAMP_TOLERANCE]) != NULL &&
-	    num_parse(v, strlen(v), 1, 86400, &cf->tolerance) == -1)
-		FAIL(CONFIG_TIMESTAMP_TOLERANCE, "expected seconds in 1..86400");
-	cf->max_body = CONFIG_MAX_BODY_DEFAULT;
-	if ((v = cf->raw[CONFIG_MAX_BODY]) != NULL) {
-		if (num_parse(v, strlen(v), 1, CONFIG_MAX_BODY_LIMIT, &n) == -1)
-			FAIL(CONFIG_MAX_BODY, "expected bytes in 1..%d",
-			    CONFIG_MAX_BODY_LIMIT);
-		cf->max_body = (size_t)n;
-	}
-	cf->retention_days = CONFIG_RETENTION_DEFAULT;
-	if ((v = cf->raw[CONFIG_EVENT_RETENTION_DAYS]) != NULL) {
-		if (num_parse(v, strlen(v), 1, 36500, &n) == -1)
-			FAIL(CONFIG_EVENT_RETENTION_DAYS,
-			    "expected days in 1..36500");
-		cf->retention_days = (int)n;
-	}
-
-	cf->log_file = cf->raw[CONFIG_LOG_FILE];
-	if (cf->log_file != NULL && *cf->log_file == '\0')
-		cf->log_file = NULL;
-	cf->log_level = LOG_INFO;
-	if ((v = cf->raw[CONFIG_LOG_LEVEL]) != NULL) {
-		for (k = 0; k < LOG__MAX; k++)
-			if (strcmp(v, log_level_names[k]) == 0)
-				break;
-		if (k == LOG__MAX)
-			FAIL(CONFIG_LOG_LEVEL,
-			    "expected error, warn, info or debug");
-		cf->log_level = (enum log_level)k;
-	}
-
-	cf->sync_private_metadata = 0;
-	if ((v = cf->raw[CONFIG_SYNC_PRIVATE_METADATA]) != NULL &&
-	    parse_bool(v, &cf->sync_private_metadata) == -1)
-		FAIL(CONFIG_SYNC_PRIVATE_METADATA, "expected on or off");
-	cf->keep_deleted_data = 0;
-	if ((v = cf->raw[CONFIG_KEEP_DELETED_DATA]) != NULL &&
-	    parse_bool(v, &cf->keep_deleted_data) == -1)
-		FAIL(CONFIG_KEEP_DELETED_DATA, "expected on or off");
-	cf->events = CONFIG_EVENTS_ALL;
-	if ((v = cf->raw[CONFIG_EVENTS]) != NULL &&
-	    parse_events(v, &cf->events) == -1)
-		FAIL(CONFIG_EVENTS, "expected one or more of users, "
-		    "organizations, memberships");
-
-	cf->clerk_secret_key = cf->raw[CONFIG_CLERK_SECRET_KEY];
-	if (cf->clerk_secret_key != NULL && (*cf->clerk_secret_key == '\0' ||
-	    strpbrk(cf->clerk_secret_key, " \t\r\n") != NULL))
-		FAIL(CONFIG_CLERK_SECRET_KEY, "expected one sk_... key");
-	cf->clerk_api_url = CONFIG_API_URL_DEFAULT;
-	if ((v = cf->raw[CONFIG_CLERK_API_URL]) != NULL && *v != '\0') {
-		if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' ||
-		    strpbrk(v, " \t\r\n?#") != NULL)
-			FAIL(CONFIG_CLERK_API_URL, "expected an https:// URL");
-		cf->clerk_api_url = v;
-	}
-	cf->clerk_ca_file = cf->raw[CONFIG_CLERK_CA_FILE];
-	if (cf->clerk_ca_file != NULL && *cf->clerk_ca_file == '\0')
-		cf->clerk_ca_file = NULL;
-	cf->rate_requests = CONFIG_RATE_DEFAULT;
-	cf->rate_seconds = CONFIG_RATE_WINDOW_DEFAULT;
-	if ((v = cf->raw[CONFIG_CLERK_RATE_LIMIT]) != NULL &&
-	    parse_rate(v, &cf->rate_requests, &cf->rate_seconds) == -1)
-		FAIL(CONFIG_CLERK_RATE_LIMIT, "expected REQUESTS/SECONDS, e.g. "
-		    "50/10 (1..1000 requests in 1..3600 seconds)");
 	return 0;
+oom:
+	snprintf(err, errsz, "out of memory");
+	return -1;
 }
 
 void
@@ -537,11 +957,7 @@ config_free(struct config *cf)
 {
 	int	 k;
 
-	for (k = 0; k < CONFIG__MAX; k++) {
-		if (cf->raw[k] != NULL) {
-			OPENSSL_cleanse(cf->raw[k], strlen(cf->raw[k]));
-			free(cf->raw[k]);
-		}
-	}
+	for (k = 0; k < CONFIG__MAX; k++)
+		wipe_free(cf->raw[k]);
 	OPENSSL_cleanse(cf, sizeof(*cf));
 }

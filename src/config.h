@@ -12,15 +12,24 @@
 #include "sig.h"
 
 #define CONFIG_FILE_NAME	"clerksync.conf"
+#define CONFIG_FILE_PREFIX	"clerksync-"	/* ~/clerksync-FOLDER.conf */
+#define CONFIG_FILE_SUFFIX	".conf"
 #define CONFIG_FILE_MAX		65536	/* bytes of a config file */
+#define CONFIG_PLACES_MAX	4	/* places a config file is looked for */
+#define CONFIG_KEY_MAX		32	/* characters of a key name */
 #define CONFIG_PREFIX_MAX	32	/* characters of table_prefix */
+#define CONFIG_PORT_MAX		65535
+#define CONFIG_TOLERANCE_MAX	86400	/* seconds: a day */
 #define CONFIG_MAX_BODY_DEFAULT	(1024 * 1024)
 #define CONFIG_MAX_BODY_LIMIT	(64 * 1024 * 1024)
 #define CONFIG_RETENTION_DEFAULT 30	/* days */
+#define CONFIG_RETENTION_MAX	36500	/* days: a century */
 #define CONFIG_HOSTS_MAX	8	/* database hosts, tried in order */
 #define CONFIG_API_URL_DEFAULT	"https://api.clerk.com"
 #define CONFIG_RATE_DEFAULT	50	/* Backend API requests ... */
 #define CONFIG_RATE_WINDOW_DEFAULT 10	/* ... per this many seconds */
+#define CONFIG_RATE_MAX		1000	/* requests in one window */
+#define CONFIG_RATE_WINDOW_MAX	3600	/* seconds of a window */
 
 enum config_key {
 	CONFIG_SIGNING_SECRET,
@@ -44,10 +53,20 @@ enum config_key {
 	CONFIG_CLERK_API_URL,
 	CONFIG_CLERK_CA_FILE,
 	CONFIG_CLERK_RATE_LIMIT,
+	CONFIG_DB_TLS,
+	CONFIG_DB_TLS_CA,
 	CONFIG__MAX
 };
 
-extern const char *const config_key_names[CONFIG__MAX];
+/* db_tls: what the connection to the database asks of TLS. */
+enum config_tls {
+	CONFIG_TLS_OFF,		/* plain (a local socket needs no more) */
+	CONFIG_TLS_ON,		/* encrypted, the certificate not checked */
+	CONFIG_TLS_VERIFY,	/* encrypted, chain and host name checked */
+	CONFIG_TLS__MAX
+};
+
+extern const char *const config_tls_names[CONFIG_TLS__MAX];
 
 /* Event families, the words of the events setting. */
 #define CONFIG_EVENTS_USERS		0x1
@@ -58,6 +77,8 @@ extern const char *const config_key_names[CONFIG__MAX];
 struct config {
 	char		*raw[CONFIG__MAX];	/* as read; NULL: unset */
 	char		 path[4096];		/* file read, or "" */
+	char		 looked[1024];		/* no file: the places looked */
+	char		 who[128];		/* "user NAME, uid N" */
 
 	struct sig_key	 keys[SIG_KEYS_MAX];
 	size_t		 nkeys;
@@ -70,6 +91,8 @@ struct config {
 	char		*db_password;
 	char		*db_name;
 	unsigned int	 db_port;		/* 0: library default */
+	enum config_tls	 db_tls;
+	const char	*db_tls_ca;		/* NULL: the system's CAs */
 	char		 table_prefix[CONFIG_PREFIX_MAX + 1];
 	long long	 tolerance;
 	size_t		 max_body;
@@ -92,15 +115,22 @@ struct config {
 typedef const char *(*config_env_fn)(const char *);
 
 /*
- * Find and read the file (CLERKSYNC_CONFIG, then ~/clerksync.conf of the
- * effective user, then clerksync.conf in exedir), apply the environment
- * and check every value. Returns 0, or -1 with one line naming the key
- * in err. The caller zeroes cf first and calls config_free in both cases.
+ * Find and read the file (CLERKSYNC_CONFIG; else, in the home directory
+ * of the effective user, clerksync-FOLDER.conf where FOLDER is the
+ * name of exedir, then clerksync.conf; else clerksync.conf in exedir),
+ * apply the environment and check every value. Fills cf->path with the
+ * file read, or cf->looked with every place looked and as which user.
+ * Returns 0, or -1 with one line naming the key (never a value) in err;
+ * out of memory is -1 too. The caller zeroes cf first and calls
+ * config_free in both cases.
  */
 int	config_load(struct config *cf, const char *exedir, config_env_fn env,
 	    char *err, size_t errsz);
 
-/* Set raw values from the text of a file; name is used in messages. */
+/*
+ * Set raw values from the text of a file; name is used in messages,
+ * which hold the name, a line number and a key, never a value.
+ */
 int	config_parse(struct config *cf, const char *buf, size_t len,
 	    const char *name, char *err, size_t errsz);
 

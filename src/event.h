@@ -1,7 +1,8 @@
 /*
- * clerksync — event: verified bytes -> struct event. The only includer
- * of cJSON.h. Knows Clerk's payloads (SPEC section 2), nothing of HTTP
- * or SQL.
+ * clerksync — event: verified bytes -> struct event, read from the
+ * spans the json scanner finds, each value decoded by cJSON over its
+ * span (the only user of cJSON). Knows Clerk's payloads (SPEC section 2),
+ * nothing of HTTP or SQL.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_EVENT_H
@@ -43,7 +44,10 @@ extern const char *const event_type_names[EVENT__MAX];
 /* Each type's family, a CONFIG_EVENTS_* bit (0 for EVENT_OTHER). */
 extern const unsigned int event_families[EVENT__MAX];
 
-/* A view of text; p == NULL stands for SQL NULL. */
+/*
+ * A view of text, len bytes (not a C string: \u0000 is a NUL byte in
+ * it); p == NULL stands for SQL NULL.
+ */
 struct event_text {
 	const char	*p;
 	size_t		 len;
@@ -99,9 +103,9 @@ struct event {
 	struct event_member member;	/* organizationMembership.* */
 	const char	*warning;	/* fixed phrase for the log, or NULL */
 
-	void		*root;		/* private: the parsed tree */
 	char		*buf;		/* private: data without a member */
-	void		*arena;		/* private: where both live */
+	void		*arena;		/* private: where it and decoded
+					   strings live */
 };
 
 /*
@@ -109,7 +113,11 @@ struct event {
  * points into body or into ev, and lives until event_free. private_too
  * keeps private_metadata in clerk_data. A type whose family is not in
  * families (CONFIG_EVENTS_* bits) is EVENT_OTHER. Returns 0, or -1 with
- * *why set to a fixed phrase that names the field.
+ * *why set to a fixed phrase that names the field: only for what the
+ * event is keyed on (type, the ids, updated_at, banned and locked) or a
+ * body that is not JSON. Any other field that cannot be stored as sent
+ * is NULL (clerk_data: without the offending members) and ev->warning
+ * says so.
  */
 int	event_parse(const char *body, size_t len, int private_too,
 	    unsigned int families, struct event *ev, const char **why);

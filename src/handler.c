@@ -11,9 +11,9 @@
 #include "sig.h"
 
 const struct handler_row handler_rows[HANDLER__MAX] = {
-	[HANDLER_APPLIED] = { 200, "applied", NULL },
-	[HANDLER_DUPLICATE] = { 200, "duplicate", NULL },
-	[HANDLER_STALE] = { 200, "stale", NULL },
+	[HANDLER_APPLIED] = { 200, "applied", NULL, 1 },
+	[HANDLER_DUPLICATE] = { 200, "duplicate", NULL, 1 },
+	[HANDLER_STALE] = { 200, "stale", NULL, 1 },
 	[HANDLER_IGNORED] = { 200, "ignored", NULL },
 	[HANDLER_METHOD] = { 405, "method_not_allowed",
 	    "only POST is accepted" },
@@ -105,7 +105,6 @@ handler_head(const struct config *cf, struct handler_req *rq,
 		*r = HANDLER_BAD_REQUEST;
 		return -1;
 	}
-	rq->svix_id = rq->id;
 	rq->len = (size_t)len;
 	return 0;
 }
@@ -129,6 +128,8 @@ handler_decide(const struct config *cf, struct handler_req *rq,
 		    "characters";
 		return HANDLER_PAYLOAD;
 	}
+	/* Only now is the id Svix's, not a stranger's: it may be logged. */
+	rq->svix_id = rq->id;
 	if (event_parse(rq->body, rq->len, cf->sync_private_metadata,
 	    cf->events, ev, &rq->detail) == -1)
 		return HANDLER_PAYLOAD;

@@ -38,11 +38,15 @@ enum handler_reply {
 	HANDLER__MAX
 };
 
-/* Each reply's status, word (status or error code) and fixed message. */
+/*
+ * Each reply's status, word (status or error code), fixed message, and
+ * whether it means the store recorded the event (a connection is open).
+ */
 struct handler_row {
 	int		 status;
 	const char	*word;
 	const char	*message;	/* NULL: a 200 */
+	int		 stored;
 };
 
 extern const struct handler_row handler_rows[HANDLER__MAX];
@@ -65,7 +69,7 @@ struct handler_req {
 	long long	 now;		/* seconds since the epoch */
 
 	size_t		 len;		/* out: of the body, from length */
-	const char	*svix_id;	/* out: once the headers are there */
+	const char	*svix_id;	/* out: once verified (may be logged) */
 	const char	*type;		/* out: once the event is parsed */
 	const char	*object;
 	const char	*detail;	/* out: fixed phrase for 400s, or NULL */
@@ -101,7 +105,11 @@ struct handler {
 	struct store		*st;
 };
 
-/* serve.c: answer the request in hand and log one line about it. */
-void	handler_serve(struct handler *, struct http *);
+/*
+ * serve.c: answer the request in hand and log one line about it. Returns
+ * 1 when the request was verified and the store recorded it (applied,
+ * stale or duplicate: a connection is open), else 0.
+ */
+int	handler_serve(struct handler *, struct http *);
 
 #endif

@@ -2,7 +2,9 @@
  * clerksync — json: a strict RFC 8259 scanner over raw bytes.
  * SPDX-License-Identifier: ISC
  */
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -41,11 +43,9 @@ plain_run(const char *p, const char *end)
 struct scan {
 	const char	*p;
 	const char	*end;
-	int		 depth;
 	int		 maxdepth;
+	unsigned int	 flags;		/* JSON_LONE_SURROGATE */
 };
-
-static int	scan_value(struct scan *);
 
 static void
 skip_ws(struct scan *s)
@@ -67,10 +67,6 @@ is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/*
- * RFC 8259 section 7: control characters must be escaped. The inner loop
- * runs over the bytes that stand as they are, the common case.
- */
 static int
 hex4(const char *p)
 {
@@ -81,14 +77,30 @@ hex4(const char *p)
 	return v;
 }
 
+/* Whether p[0..6) is \uDC00..\uDFFF, the second half of a pair. */
+static int
+low_half(const char *p, const char *end)
+{
+	int	 i;
+
+	if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+		return 0;
+	for (i = 2; i < 6; i++)
+		if (!is_hex(p[i]))
+			return 0;
+	return hex4(p + 2) >= 0xdc00 && hex4(p + 2) <= 0xdfff;
+}
+
 /*
- * A member name holding U+0000 is refused: cJSON keeps names as C
- * strings, so it would see a shorter name than the scanner does.
+ * RFC 8259 section 7: control characters must be escaped. The inner loop
+ * runs over the bytes that stand as they are, the common case. A \u
+ * escape of half a surrogate pair without its other half is valid JSON
+ * (RFC 8259 section 8.2) but no character: it sets JSON_LONE_SURROGATE.
  */
 static int
-scan_string_key(struct scan *s, int key)
+scan_string(struct scan *s)
 {
-	int		 i;
+	int		 i, c;
 
 	if (s->p >= s->end || *s->p != '"')
 		return -1;
@@ -106,8 +118,13 @@ scan_string_key(struct scan *s, int key)
 			for (i = 0; i < 4; i++)
 				if (++s->p >= s->end || !is_hex(*s->p))
 					return -1;
-			if (key && hex4(s->p - 3) == 0)
-				return -1;
+			c = hex4(s->p - 3);
+			if (c < 0xd800 || c > 0xdfff)
+				break;
+			if (c <= 0xdbff && low_half(s->p + 1, s->end))
+				s->p += 6;
+			else
+				s->flags |= JSON_LONE_SURROGATE;
 			break;
 		default:
 			return -1;
@@ -118,12 +135,6 @@ scan_string_key(struct scan *s, int key)
 		return -1;		/* the end, or a control character */
 	s->p++;
 	return 0;
-}
-
-static int
-scan_string(struct scan *s)
-{
-	return scan_string_key(s, 0);
 }
 
 /* RFC 8259 section 6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -169,58 +180,10 @@ scan_literal(struct scan *s, const char *lit)
 	return 0;
 }
 
-/* Objects and arrays share one loop; close is '}' or ']'. */
 static int
-scan_container(struct scan *s, char close)
+scan_scalar(struct scan *s)
 {
-	if (++s->depth > JSON_MAX_DEPTH)
-		return -1;
-	if (s->depth > s->maxdepth)
-		s->maxdepth = s->depth;
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == close) {
-		s->p++;
-		s->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (close == '}') {
-			if (scan_string_key(s, 1) == -1)
-				return -1;
-			skip_ws(s);
-			if (s->p >= s->end || *s->p != ':')
-				return -1;
-			s->p++;
-			skip_ws(s);
-		}
-		if (scan_value(s) == -1)
-			return -1;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == close) {
-			s->p++;
-			s->depth--;
-			return 0;
-		}
-		if (*s->p != ',')
-			return -1;
-		s->p++;
-		skip_ws(s);
-	}
-}
-
-static int
-scan_value(struct scan *s)
-{
-	if (s->p >= s->end)
-		return -1;
 	switch (*s->p) {
-	case '{':
-		return scan_container(s, '}');
-	case '[':
-		return scan_container(s, ']');
 	case '"':
 		return scan_string(s);
 	case 't':
@@ -234,18 +197,123 @@ scan_value(struct scan *s)
 	}
 }
 
+/* A member name and its ':', from the opening quote on. */
+static int
+scan_name(struct scan *s)
+{
+	if (scan_string(s) == -1)
+		return -1;
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return -1;
+	s->p++;
+	return 0;
+}
+
+#define STACK_WORDS	(JSON_STACK_DEPTH / 64)
+
+/*
+ * One loop, no recursion: whether each open container is an object is a
+ * bit on a stack, kept in place up to JSON_STACK_DEPTH levels and on the
+ * heap beyond (one bit a level: a body nests at most len levels).
+ */
+static int
+scan_all(struct scan *s)
+{
+	uint64_t	 small[STACK_WORDS], *bits = small, *nb;
+	size_t		 depth = 0, cap = JSON_STACK_DEPTH;
+	int		 rc = -1, obj;
+
+	for (;;) {
+		skip_ws(s);
+		if (s->p >= s->end)
+			goto out;
+		if (*s->p == '{' || *s->p == '[') {
+			obj = *s->p++ == '{';
+			if (depth == cap) {
+				if (cap > SIZE_MAX / 2 ||
+				    (nb = malloc(cap / 4)) == NULL)
+					goto out;
+				memcpy(nb, bits, cap / 8);
+				if (bits != small)
+					free(bits);
+				bits = nb;
+				cap *= 2;
+			}
+			if (obj)
+				bits[depth / 64] |= 1ULL << (depth % 64);
+			else
+				bits[depth / 64] &= ~(1ULL << (depth % 64));
+			if (++depth > (size_t)s->maxdepth)
+				s->maxdepth = depth > INT_MAX ? INT_MAX :
+				    (int)depth;
+			skip_ws(s);
+			if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+				s->p++;
+				depth--;
+			} else {
+				if (obj && scan_name(s) == -1)
+					goto out;
+				continue;	/* the first value */
+			}
+		} else if (scan_scalar(s) == -1)
+			goto out;
+		/* After a value: close what ends here, then ',' or the end. */
+		for (;;) {
+			if (depth == 0) {
+				rc = 0;
+				goto out;
+			}
+			skip_ws(s);
+			if (s->p >= s->end)
+				goto out;
+			obj = (bits[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
+			if (*s->p == ',') {
+				s->p++;
+				if (obj) {
+					skip_ws(s);
+					if (scan_name(s) == -1)
+						goto out;
+				}
+				break;
+			}
+			if (*s->p != (obj ? '}' : ']'))
+				goto out;
+			s->p++;
+			depth--;
+		}
+	}
+out:
+	if (bits != small)
+		free(bits);
+	return rc;
+}
+
 int
-json_validate(const char *buf, size_t len, int *depth)
+json_scan(const char *buf, size_t len, struct json_stats *st)
 {
 	struct scan	 s = { buf, buf + len, 0, 0 };
 
-	skip_ws(&s);
-	if (scan_value(&s) == -1)
+	if (scan_all(&s) == -1)
 		return -1;
 	skip_ws(&s);
-	if (depth != NULL)
-		*depth = s.maxdepth;
+	if (st != NULL) {
+		st->depth = s.maxdepth;
+		st->flags = s.flags;
+	}
 	return s.p == s.end ? 0 : -1;
+}
+
+int
+json_validate(const char *buf, size_t len, int *depth)
+{
+	struct json_stats	 st;
+
+	if (json_scan(buf, len, &st) == -1)
+		return -1;
+	if (depth != NULL)
+		*depth = st.depth;
+	return 0;
 }
 
 /*
@@ -343,7 +411,7 @@ next_member(struct scan *s, struct json_span *key, struct json_span *val,
 
 /*
  * Whether the raw name k (a validated string without its quotes) decodes
- * to key, as cJSON would decode it. The names sought are ASCII, so an
+ * to key. The names sought are ASCII, so an
  * escape for anything else never matches.
  */
 static int
@@ -403,6 +471,32 @@ int
 json_member(struct json_span obj, const char *key, struct json_span *val)
 {
 	return json_members(obj, &key, 1, val);
+}
+
+int
+json_next_member(struct json_span obj, size_t *pos, struct json_span *key,
+    struct json_span *val)
+{
+	struct scan	 s = { obj.p + *pos, obj.p + obj.len, 0, 0 };
+	const char	*start;
+
+	key->p = val->p = NULL;
+	key->len = val->len = 0;
+	if (obj.p == NULL || obj.len == 0 || *obj.p != '{' || *pos >= obj.len)
+		return 0;
+	if (!next_member(&s, key, val, &start)) {
+		*pos = obj.len;
+		key->p = val->p = NULL;
+		return 0;
+	}
+	*pos = (size_t)(s.p - obj.p);
+	return 1;
+}
+
+int
+json_name_is(struct json_span name, const char *key)
+{
+	return key_is(name, key);
 }
 
 int
@@ -477,21 +571,20 @@ json_without(struct json_span obj, struct json_span val, char *out)
 	return obj.len - (size_t)(to - from);
 }
 
-int
-json_string_has_nul(struct json_span str)
+size_t
+json_string_nuls(struct json_span str)
 {
-	const char	*p, *end = str.p + str.len;
+	const char	*p, *end;
+	size_t		 n = 0;
 
 	if (str.p == NULL || str.len < 2 || *str.p != '"')
 		return 0;
-	for (p = str.p + 1; p < end; p++) {
-		if (*p != '\\')
-			continue;
+	end = str.p + str.len - 1;
+	for (p = str.p + 1; p < end &&
+	    (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p += 2)
 		if (p[1] == 'u' && hex4(p + 2) == 0)
-			return 1;
-		p++;
-	}
-	return 0;
+			n++;
+	return n;
 }
 
 int

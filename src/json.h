@@ -2,7 +2,8 @@
  * clerksync — json: a strict RFC 8259 scanner over raw bytes.
  * It validates and finds the byte spans of values, so that JSON columns
  * store exactly what Clerk sent (no round trip through doubles or C
- * strings). It never allocates; spans point into the caller's buffer.
+ * strings). It allocates only for nesting deeper than JSON_STACK_DEPTH;
+ * spans point into the caller's buffer.
  * SPDX-License-Identifier: ISC
  */
 #ifndef CLERKSYNC_JSON_H
@@ -10,26 +11,37 @@
 
 #include <stddef.h>
 
-#define JSON_MAX_DEPTH	64	/* nesting of arrays and objects */
+#define JSON_STACK_DEPTH	1024	/* levels tracked without malloc */
+
+#define JSON_LONE_SURROGATE	0x1	/* a \uD800-\uDFFF escape unpaired */
 
 struct json_span {
 	const char	*p;	/* NULL: absent */
 	size_t		 len;
 };
 
+struct json_stats {
+	int		 depth;		/* the deepest nesting seen */
+	unsigned int	 flags;		/* JSON_LONE_SURROGATE */
+};
+
 /*
  * 0 if buf[0..len) is exactly one JSON value with optional whitespace
- * around it, nested at most JSON_MAX_DEPTH deep, no member name holding
- * U+0000; else -1. Bytes >= 0x80
- * are passed through (the caller checks UTF-8). If depth is not NULL it
- * receives the deepest nesting seen.
+ * around it, at any depth (no recursion; one bit a level on the heap
+ * beyond JSON_STACK_DEPTH); else -1, also when that memory runs out.
+ * Bytes >= 0x80 are passed through (the caller checks UTF-8). If st is
+ * not NULL it receives the deepest nesting and the flags.
  */
+int	json_scan(const char *buf, size_t len, struct json_stats *st);
+
+/* json_scan that gives only the depth, if depth is not NULL. */
 int	json_validate(const char *buf, size_t len, int *depth);
 
 /*
  * In obj, the span of a validated JSON object, find in one pass the first
- * member named by each of keys[0..n), with escapes in names decoded as
- * cJSON decodes them (json_validate refuses names holding U+0000). vals[i] is the value's span, or p == NULL if absent.
+ * member named by each of keys[0..n), with escapes in names decoded (a
+ * name holding U+0000 or any other escape is compared in full). vals[i]
+ * is the value's span, or p == NULL if absent.
  * Returns how many were found.
  */
 int	json_members(struct json_span obj, const char *const *keys, size_t n,
@@ -49,6 +61,17 @@ int	json_member(struct json_span obj, const char *key,
 int	json_next(struct json_span arr, size_t *pos, struct json_span *el);
 
 /*
+ * Walk the members of obj, the span of a validated JSON object: *pos is 0
+ * at the start. Returns 1 with name (the raw name, without its quotes)
+ * and val set to the next member, or 0 at the end.
+ */
+int	json_next_member(struct json_span obj, size_t *pos,
+	    struct json_span *name, struct json_span *val);
+
+/* 1 if name, a raw name from json_next_member, decodes to key. */
+int	json_name_is(struct json_span name, const char *key);
+
+/*
  * Copy obj to out (obj.len bytes available; out may be obj.p) without
  * the member whose value span val came from json_members on obj; the
  * result is still a valid object. Returns the length written.
@@ -61,7 +84,11 @@ size_t	json_without(struct json_span obj, struct json_span val, char *out);
  */
 int	json_maybe_nul(const char *buf, size_t len);
 
-/* 1 if str, the span of a validated JSON string, holds \u0000. */
-int	json_string_has_nul(struct json_span str);
+/*
+ * How many \u0000 escapes str, the span of a validated JSON string,
+ * holds: the NUL bytes of its decoded text, since validated text holds
+ * no raw control character and no other escape decodes to a NUL.
+ */
+size_t	json_string_nuls(struct json_span str);
 
 #endif

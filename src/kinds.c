@@ -192,6 +192,7 @@ const struct kind_desc kinds[KIND__MAX] = {
 		.nparents = 2,
 		.parents = { KIND_ORG, KIND_USER },
 		.parent_cols = { MC_ORG_CLERK_ID, MC_USER_CLERK_ID },
+		.reconciled = 1,
 		.bind = bind_member,
 	},
 };

@@ -4,6 +4,9 @@
  * a FastCGI manager, CGI otherwise, and two subcommands for a shell.
  * SPDX-License-Identifier: ISC
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <time.h>
@@ -19,6 +22,7 @@
 #include "log.h"
 #include "schema.h"
 #include "sig.h"
+#include "status.h"
 #include "store.h"
 
 #ifndef CLERKSYNC_VERSION
@@ -26,7 +30,7 @@
 #endif
 
 static struct config	 cf;
-static char		 cferr[512];
+static char		 cferr[1536];	/* the key, or where it looked */
 static char		 exedir[PATH_MAX];
 static const char	*config_param;	/* CLERKSYNC_CONFIG of a request */
 
@@ -44,13 +48,23 @@ env_get(const char *name)
 	return getenv(name);
 }
 
-/* The directory of the running binary, for clerksync.conf beside it. */
+/*
+ * The directory of the running binary, for clerksync.conf beside it. In
+ * a release the launcher (src/launch.c) says where it is: the process is
+ * then the bundled dynamic loader, and /proc may be missing.
+ */
 static const char *
 exe_dir(const char *argv0)
 {
-	ssize_t	 n;
-	char	*slash;
+	const char	*launch = getenv("CLERKSYNC_LAUNCH_DIR");
+	ssize_t		 n;
+	char		*slash;
 
+	if (launch != NULL && *launch == '/' &&
+	    strlen(launch) < sizeof(exedir)) {
+		snprintf(exedir, sizeof(exedir), "%s", launch);
+		return exedir;
+	}
 	if ((n = readlink("/proc/self/exe", exedir, sizeof(exedir) - 1)) > 0)
 		exedir[n] = '\0';
 	else if (argv0 != NULL && strchr(argv0, '/') != NULL &&
@@ -62,6 +76,15 @@ exe_dir(const char *argv0)
 		return NULL;
 	*slash = '\0';
 	return exedir;
+}
+
+/* Open the log, or say on stderr which file could not be opened and why. */
+static void
+log_file_open(const char *path, enum log_level level)
+{
+	if (log_open(path, level) == -1)
+		log_warnx("log_file: cannot open %s: %s; logging to stderr",
+		    path, strerror(errno));
 }
 
 /* (Re)load the configuration into hd; a failure leaves hd->cf NULL. */
@@ -79,17 +102,56 @@ configure(struct handler *hd)
 		 * section 4), in the log the operator set if it opens.
 		 */
 		hd->cferr = cferr;
-		if (cf.raw[CONFIG_LOG_FILE] != NULL)
-			log_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
+		if (cf.raw[CONFIG_LOG_FILE] != NULL &&
+		    cf.raw[CONFIG_LOG_FILE][0] != '\0')
+			log_file_open(cf.raw[CONFIG_LOG_FILE], LOG_INFO);
 		return;
 	}
-	if (log_open(cf.log_file, cf.log_level) == -1)
-		log_warnx("log_file: cannot open, logging to stderr");
+	log_file_open(cf.log_file, cf.log_level);
 	if ((hd->st = store_open(&cf)) == NULL) {
 		hd->cferr = "out of memory";
 		return;
 	}
 	hd->cf = &cf;
+}
+
+/* A host that is not this machine: its traffic crosses a network. */
+static int
+remote_host(const char *h)
+{
+	return h != NULL && strcmp(h, "localhost") != 0 &&
+	    strncmp(h, "127.", 4) != 0 && strcmp(h, "::1") != 0;
+}
+
+/*
+ * `check` says whether the connection is encrypted, with what, and what
+ * was verified; a remote database reached in clear gets a warning. -1
+ * when db_tls asked for TLS and the connection has none.
+ */
+static int
+check_tls(struct handler *hd)
+{
+	const char	*cipher = store_cipher(hd->st);
+	size_t		 i;
+	int		 remote = 0;
+
+	for (i = 0; i < cf.ndb_hosts; i++)
+		remote |= remote_host(cf.db_hosts[i]);
+	if (cipher != NULL) {
+		printf("tls: encrypted (%s), %s\n", cipher,
+		    cf.db_tls == CONFIG_TLS_VERIFY ? "certificate and host "
+		    "name verified" : "the certificate is not verified "
+		    "(db_tls = on)");
+		return 0;
+	}
+	if (cf.db_tls != CONFIG_TLS_OFF) {
+		printf("tls: not encrypted, though db_tls = %s\n",
+		    config_tls_names[cf.db_tls]);
+		return -1;
+	}
+	printf("tls: off, not encrypted%s\n", remote ? ": a remote database "
+	    "in clear; set db_tls = verify" : "");
+	return 0;
 }
 
 static int
@@ -104,7 +166,11 @@ cmd_check(struct handler *hd)
 		printf("config: %s\n", cferr);
 		return 1;
 	}
-	printf("config: %s\n", cf.path[0] ? cf.path : "from the environment");
+	/* SPEC section 4: the file read, or every place looked. */
+	if (cf.path[0] != '\0')
+		printf("config: %s (read as %s)\n", cf.path, cf.who);
+	else
+		printf("config: from the environment only; %s\n", cf.looked);
 	printf("signing_secret: %zu secret%s, each decodes\n", cf.nkeys,
 	    cf.nkeys == 1 ? "" : "s");
 	rc = store_probe(hd->st, &version, err, sizeof(err));
@@ -114,6 +180,8 @@ cmd_check(struct handler *hd)
 	}
 	printf("database: connected to %s as %s\n", cf.db_socket ?
 	    cf.db_socket : cf.db_host ? cf.db_host : "localhost", cf.db_user);
+	if (check_tls(hd) == -1)
+		return 1;
 	if (version < want) {
 		printf("schema: version %d, expected %d: run `clerksync.fcgi "
 		    "migrate` or import schema/ with phpMyAdmin\n", version,
@@ -156,7 +224,10 @@ cmd_migrate(struct handler *hd)
 /*
  * Old events rows go after the answer has been flushed, so pruning never
  * delays a delivery: hourly in a persistent process, and on about one
- * request in PRUNE_ODDS under CGI, where every process is new.
+ * request in PRUNE_ODDS under CGI, where every process is new. The
+ * caller prunes only after a request that was verified and recorded
+ * (SPEC section 1: no database work before the signature), so a stranger
+ * never makes clerksync connect, and the connection is already open.
  */
 static void
 maybe_prune(struct handler *hd, int fastcgi)
@@ -178,6 +249,29 @@ maybe_prune(struct handler *hd, int fastcgi)
 		    cf.retention_days);
 }
 
+/*
+ * Whether a web server started this process, which then never runs a
+ * subcommand: RFC 3875 4.4 lets a CGI server pass a query string without
+ * '=' as arguments, so `?check` must not run one for the web. A CGI
+ * request is told by either of two meta-variables that every server must
+ * set (4.1.4 GATEWAY_INTERFACE, 4.1.12 REQUEST_METHOD), a FastCGI process
+ * by the listening socket on stdin that libfcgi accepts on. A shell, cron
+ * or SSH session gives none: stdin may be a pipe or a connected socket
+ * there, never a listening one.
+ */
+static int
+started_by_web(void)
+{
+	int		 listening = 0;
+	socklen_t	 len = sizeof(listening);
+
+	if (getenv("GATEWAY_INTERFACE") != NULL ||
+	    getenv("REQUEST_METHOD") != NULL)
+		return 1;
+	return getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &len) == 0 && listening != 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -185,8 +279,11 @@ usage(FILE *f)
 	    "usage: clerksync.fcgi check | migrate | --help | --version\n"
 	    "       clerksync.fcgi backfill [--restart] [--limit N] "
 	    "[--timeout S]\n"
-	    "       clerksync.fcgi reconcile [--dry-run] [--limit N] "
-	    "[--timeout S]\n"
+	    "       clerksync.fcgi reconcile [--dry-run] [--force] "
+	    "[--limit N] [--timeout S]\n"
+	    "       clerksync.fcgi sync [--dry-run] [--force] [--timeout S] "
+	    "ID...\n"
+	    "       clerksync.fcgi status [--quiet-for DURATION]\n"
 	    "\n"
 	    "Started by a web server (FastCGI or CGI), clerksync answers\n"
 	    "Clerk webhooks and keeps the users table in step.\n"
@@ -196,7 +293,12 @@ usage(FILE *f)
 	    "             Backend API; resumes where it stopped\n"
 	    "  reconcile  the same walk, then mark deleted what Clerk no\n"
 	    "             longer has (--dry-run: only report)\n"
-	    "Configuration: $CLERKSYNC_CONFIG, ~/clerksync.conf, or\n"
+	    "  sync       fetch the users (user_...) and organizations\n"
+	    "             (org_...) named, and write them as a webhook would\n"
+	    "  status     when each kind of event last arrived; exit 1 if\n"
+	    "             nothing did for longer than DURATION (90m, 6h, 2d)\n"
+	    "Configuration: $CLERKSYNC_CONFIG, else ~/clerksync-FOLDER.conf\n"
+	    "(FOLDER: the name of this binary's folder), ~/clerksync.conf,\n"
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
 
@@ -205,16 +307,14 @@ main(int argc, char *argv[])
 {
 	struct handler	 hd = { NULL, NULL, NULL };
 	struct backfill_opts bo;
+	struct status_opts so;
 	struct http	*h = NULL;
 	const char	*p;
 	char		 err[256];
-	int		 rc = 1, walk;
+	int		 rc = 1, walk, stat, recorded;
 
-	/*
-	 * RFC 3875 4.4: a CGI server may pass a query string without '='
-	 * as arguments, so `?check` must not run a subcommand for the web.
-	 */
-	if (getenv("GATEWAY_INTERFACE") != NULL)
+	/* Arguments from a web server are ignored: see started_by_web. */
+	if (started_by_web())
 		argc = 1;
 	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
 		printf("clerksync %s\n", CLERKSYNC_VERSION);
@@ -224,16 +324,23 @@ main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
-	walk = argc > 1 && (strcmp(argv[1], "backfill") == 0 ||
-	    strcmp(argv[1], "reconcile") == 0);
-	if (walk && backfill_args(argc - 2, argv + 2, strcmp(argv[1],
-	    "reconcile") == 0, &bo, err, sizeof(err)) == -1) {
+	walk = argc > 1 ? backfill_cmd(argv[1]) : -1;
+	if (walk != -1 && backfill_args(argc - 2, argv + 2,
+	    (enum backfill_cmd)walk, &bo, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		usage(stderr);
 		return 2;
 	}
-	if (!walk && (argc > 2 || (argc == 2 && strcmp(argv[1], "check") !=
-	    0 && strcmp(argv[1], "migrate") != 0))) {
+	stat = argc > 1 && strcmp(argv[1], "status") == 0;
+	if (stat && status_args(argc - 2, argv + 2, &so, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "%s\n", err);
+		usage(stderr);
+		return 2;
+	}
+	if (walk == -1 && !stat && (argc > 2 || (argc == 2 &&
+	    strcmp(argv[1], "check") != 0 && strcmp(argv[1], "migrate") !=
+	    0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -242,12 +349,19 @@ main(int argc, char *argv[])
 
 	/* Read before the first accept: settings come from the process. */
 	configure(&hd);
-	if (walk) {
+	if (walk != -1) {
 		if (hd.cf == NULL) {
 			printf("config: %s\n", cferr);
 			goto out;
 		}
 		rc = backfill_run(&cf, hd.st, &bo);
+		goto out;
+	}
+	if (stat) {
+		if (hd.cf == NULL)
+			printf("config: %s\n", cferr);
+		else
+			rc = status_run(&cf, hd.st, &so);
 		goto out;
 	}
 	if (argc == 2) {
@@ -276,9 +390,10 @@ main(int argc, char *argv[])
 			config_param = NULL;
 		} else if (hd.cf == NULL && http_is_fastcgi(h))
 			configure(&hd);
-		handler_serve(&hd, h);
+		recorded = handler_serve(&hd, h);
 		http_finish(h);
-		maybe_prune(&hd, http_is_fastcgi(h));
+		if (recorded)
+			maybe_prune(&hd, http_is_fastcgi(h));
 	}
 	rc = 0;
 out:

@@ -1,7 +1,8 @@
 /*
- * clerksync — migrate: the schema version, `check`'s probe, and
- * `migrate`, which runs the compiled-in statements of schema/ (split at
- * build time by scripts/embed-schema.sh) with table_prefix applied.
+ * clerksync — migrate: the schema version, `check`'s probe, `status`'s
+ * figures, and `migrate`, which runs the compiled-in statements of
+ * schema/ (split at build time by scripts/embed-schema.sh) with
+ * table_prefix applied.
  * SPDX-License-Identifier: ISC
  */
 #include <stdio.h>
@@ -170,4 +171,82 @@ store_migrate(struct store *st, int *from, int *to, char *err, size_t errsz)
 		*to = schema_files[i].version;
 	}
 	return 0;
+}
+
+int
+store_status(struct store *st, struct store_status *ss, char *err,
+    size_t errsz)
+{
+	MYSQL_BIND	 out[5];
+	MYSQL_STMT	*s = NULL;
+	char		 last[STORE_STATUS_TIME];
+	long long	 f = 0, n[3] = { 0, 0, 0 };
+	unsigned long	 len = 0;
+	my_bool		 null[5];
+	size_t		 i;
+	int		 rc = -1, got;
+
+	memset(ss, 0, sizeof(*ss));
+	for (i = 0; i < STORE_FAMILY__MAX; i++)
+		ss->fam[i].age = -1;
+	if (store_connect(st, err, errsz) == -1)
+		return -1;
+	if (store_schema_version(st, &ss->version, err, errsz) == -1)
+		goto out;
+	/* No schema table: nothing more to read. */
+	if (st->stmt[SQL_SCHEMA_VERSION] == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (store_exec(st, SQL_STATUS, NULL, 0, NULL, err, errsz) == -1)
+		goto out;
+	/* After store_exec: a result to free from here on. */
+	s = st->stmt[SQL_STATUS];
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &f;
+	out[1].buffer_type = MYSQL_TYPE_STRING;
+	out[1].buffer = last;
+	out[1].buffer_length = sizeof(last);
+	out[1].length = &len;
+	for (i = 0; i < 3; i++) {
+		out[2 + i].buffer_type = MYSQL_TYPE_LONGLONG;
+		out[2 + i].buffer = &n[i];
+	}
+	for (i = 0; i < 5; i++)
+		out[i].is_null = &null[i];
+	if (mysql_stmt_store_result(s) != 0 ||
+	    mysql_stmt_bind_result(s, out) != 0) {
+		store_fail_stmt(st, s, "events", err, errsz);
+		goto out;
+	}
+	while ((got = mysql_stmt_fetch(s)) == 0) {
+		if (null[0] || f < 0 || f >= STORE_FAMILY__MAX)
+			continue;	/* -1: another type */
+		if (null[2] || null[3] || null[4] || n[0] < 0 || n[1] < 0 ||
+		    n[2] < 0) {
+			snprintf(err, errsz, "events: unexpected values");
+			goto out;
+		}
+		i = (size_t)f;
+		snprintf(ss->fam[i].last, sizeof(ss->fam[i].last), "%.*s",
+		    null[1] ? 0 : (int)len, last);
+		ss->fam[i].age = n[0];
+		ss->fam[i].applied = n[1];
+		ss->fam[i].stale = n[2];
+	}
+	if (got != MYSQL_NO_DATA) {
+		if (got == MYSQL_DATA_TRUNCATED)
+			snprintf(err, errsz, "events: unexpected values");
+		else
+			store_fail_stmt(st, s, "events", err, errsz);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (s != NULL)
+		mysql_stmt_free_result(s);
+	if (st->db != NULL)
+		mysql_rollback(st->db);
+	return rc;
 }

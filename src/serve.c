@@ -98,13 +98,14 @@ serve(struct handler *hd, struct http *h, struct handler_req *rq,
 	    rq->when, err, errsz)];
 }
 
-void
+int
 handler_serve(struct handler *hd, struct http *h)
 {
 	struct handler_req	 rq;
 	struct event		 ev;
 	char			 err[512] = "";
-	char			 sid[STORE_SVIX_ID_MAX + 1];
+	char			 sid[LOG_VALUE_MAX], type[LOG_VALUE_MAX];
+	char			 obj[LOG_VALUE_MAX], words[sizeof(err) * 4];
 	enum handler_reply	 r;
 	double			 t0, ms;
 
@@ -116,16 +117,24 @@ handler_serve(struct handler *hd, struct http *h)
 	    rq.detail : NULL);
 	ms = (num_seconds() - t0) * 1e3;
 
-	snprintf(sid, sizeof(sid), "%s", rq.svix_id ? rq.svix_id : "-");
+	/*
+	 * Each value that came with the request is escaped into one field
+	 * (log_value), each phrase quoted, so that no request can write
+	 * "outcome=applied" into the line of another.
+	 */
+	log_value(sid, sizeof(sid), rq.svix_id);
 	if (err[0] != '\0')
-		log_errx("svix_id=%s %s", sid, err);
+		log_errx("svix_id=%s error=%s", sid,
+		    log_quoted(words, sizeof(words), err));
 	if (ev.warning != NULL)
-		log_warnx("svix_id=%s %s", sid, ev.warning);
-	log_info("svix_id=%s type=%.64s object=%.64s outcome=%s status=%d "
-	    "ms=%.1f%s%s",
-	    sid, rq.type ? rq.type : "-", rq.object ? rq.object : "-",
-	    handler_rows[r].word, handler_rows[r].status, ms,
-	    rq.detail ? " detail=" : "", rq.detail ? rq.detail : "");
+		log_warnx("svix_id=%s warning=%s", sid,
+		    log_quoted(words, sizeof(words), ev.warning));
+	log_info("svix_id=%s type=%s object=%s outcome=%s status=%d "
+	    "ms=%.1f%s%s", sid, log_value(type, sizeof(type), rq.type),
+	    log_value(obj, sizeof(obj), rq.object), handler_rows[r].word,
+	    handler_rows[r].status, ms, rq.detail ? " detail=" : "",
+	    rq.detail ? log_quoted(words, sizeof(words), rq.detail) : "");
 	event_free(&ev);
 	body_release();
+	return handler_rows[r].stored;
 }

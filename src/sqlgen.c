@@ -43,6 +43,7 @@ static const char *const fixed_names[SQL_FIXED__MAX] = {
 	[SQL_PROGRESS_SET] = "backfill progress set",
 	[SQL_NOW] = "clock",
 	[SQL_SCHEMA_VERSION] = "schema version",
+	[SQL_STATUS] = "status",
 };
 
 static const char *const op_names[SQL_OP__MAX] = {
@@ -149,6 +150,7 @@ put_kind(struct out *o, enum sql_op op, const char *pre, int keep,
     const struct kind_desc *k)
 {
 	const char	*key = k->cols[0], *members;
+	size_t		 i;
 
 	members = kinds[KIND_MEMBER].table;
 	switch (op) {
@@ -171,10 +173,13 @@ put_kind(struct out *o, enum sql_op op, const char *pre, int keep,
 			    kinds[KIND_MEMBER].cols[k->member_col]);
 		break;
 	case SQL_LIVE:
-		if (k->reconciled)
-			put(o, "SELECT %s FROM `%s%s` WHERE deleted_at IS NULL "
-			    "AND created_at < ? ORDER BY %s", key, pre, k->table,
-			    key);
+		if (!k->reconciled)
+			break;
+		put(o, "SELECT %s", key);
+		for (i = 0; i < k->nparents; i++)
+			put(o, ", %s", k->cols[k->parent_cols[i]]);
+		put(o, " FROM `%s%s` WHERE deleted_at IS NULL AND created_at "
+		    "< ? ORDER BY %s", pre, k->table, key);
 		break;
 	default:
 		break;
@@ -205,8 +210,8 @@ static const char *const fixed_sql[SQL_FIXED__MAX] = {
 	    "clerk_id FROM `%sorganization_memberships` WHERE org_clerk_id = ? "
 	    "AND user_clerk_id = ? ORDER BY clerk_created_at DESC, clerk_id "
 	    "DESC LIMIT 1) AS newest)",
-	[SQL_PROGRESS_GET] = "SELECT next_offset FROM `%sclerksync_backfill` "
-	    "WHERE walk = ? AND finished_at IS NULL",
+	[SQL_PROGRESS_GET] = "SELECT next_offset, finished_at IS NOT NULL "
+	    "FROM `%sclerksync_backfill` WHERE walk = ?",
 	[SQL_PROGRESS_SET] = "INSERT INTO `%sclerksync_backfill` (walk, "
 	    "next_offset, started_at, updated_at, finished_at) VALUES (?, ?, "
 	    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), IF(?, UTC_TIMESTAMP(3), "
@@ -217,6 +222,21 @@ static const char *const fixed_sql[SQL_FIXED__MAX] = {
 	[SQL_NOW] = "SELECT CAST(UTC_TIMESTAMP(3) AS CHAR)",
 	[SQL_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM "
 	    "`%sclerksync_schema`",
+	/*
+	 * Families by the prefix of event_type (the numbers are enum
+	 * store_family's), so that only Clerk's events count. One
+	 * UTC_TIMESTAMP(3) for all: the statement's start.
+	 */
+	[SQL_STATUS] = "SELECT CASE WHEN event_type LIKE 'user.%%' THEN 0 "
+	    "WHEN event_type LIKE 'organization.%%' THEN 1 WHEN event_type "
+	    "LIKE 'organizationMembership.%%' THEN 2 ELSE -1 END AS f, "
+	    "DATE_FORMAT(MAX(received_at), '%%Y-%%m-%%d %%H:%%i:%%s'), "
+	    "GREATEST(0, TIMESTAMPDIFF(SECOND, MAX(received_at), "
+	    "UTC_TIMESTAMP(3))), COALESCE(SUM(outcome = 'applied' AND "
+	    "received_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0), "
+	    "COALESCE(SUM(outcome = 'stale' AND received_at > "
+	    "UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0) FROM "
+	    "`%sclerk_webhook_events` GROUP BY f",
 };
 
 int

@@ -24,6 +24,7 @@ enum sql_fixed {
 	SQL_PROGRESS_SET,
 	SQL_NOW,		/* the database's UTC clock */
 	SQL_SCHEMA_VERSION,
+	SQL_STATUS,		/* `status`: each family's events rows */
 	SQL_FIXED__MAX
 };
 
@@ -33,7 +34,8 @@ enum sql_op {
 	SQL_DELETE,		/* the terminal write, a tombstone if unknown */
 	SQL_SAME,		/* after a no-op write: 1 if the same version */
 	SQL_END_MEMBERS,	/* end the memberships of a deleted row */
-	SQL_LIVE,		/* reconcile: live rows created before ? */
+	SQL_LIVE,		/* reconcile: live rows created before ?, */
+				/* each its key and its parents' */
 	SQL_OP__MAX
 };
 

@@ -18,6 +18,9 @@
 #include "log.h"
 #include "store_int.h"
 
+static void	err_text(struct store *, const char *, const char *,
+		    const char *, char *, size_t);
+
 struct store *
 store_open(const struct config *cf)
 {
@@ -57,8 +60,22 @@ int
 store_fail(struct store *st, const char *what, char *err, size_t errsz)
 {
 	st->errcode = st->db ? mysql_errno(st->db) : CR_UNKNOWN_ERROR;
-	snprintf(err, errsz, "%s: %u %s", what, st->errcode,
-	    st->db ? mysql_error(st->db) : "no connection");
+	if (st->db != NULL)
+		err_text(st, what, mysql_sqlstate(st->db), mysql_error(st->db),
+		    err, errsz);
+	else
+		snprintf(err, errsz, "%s: %u no connection", what,
+		    st->errcode);
+	return -1;
+}
+
+int
+store_fail_stmt(struct store *st, MYSQL_STMT *s, const char *what,
+    char *err, size_t errsz)
+{
+	st->errcode = mysql_stmt_errno(s);
+	err_text(st, what, mysql_stmt_sqlstate(s), mysql_stmt_error(s), err,
+	    errsz);
 	return -1;
 }
 
@@ -79,9 +96,37 @@ connect_hint(unsigned int code)
 	case CR_SERVER_GONE_ERROR:
 		return "connect (check db_host, db_port and db_socket, and "
 		    "that the server runs)";
+	case CR_SSL_CONNECTION_ERROR:
+		return "connect (TLS failed: check db_tls, db_tls_ca and the "
+		    "server's certificate)";
 	default:
 		return "connect";
 	}
+}
+
+/*
+ * db_tls (Connector/C 3.3): ENFORCE refuses a server without TLS; VERIFY
+ * checks the chain against db_tls_ca (else the system's CAs) and the host
+ * name against the certificate. With `on` no CA is given: one would make
+ * the library check the chain after all.
+ */
+static int
+tls_options(MYSQL *db, const struct config *cf)
+{
+	my_bool	 yes = 1;
+
+	if (cf->db_tls == CONFIG_TLS_OFF)
+		return 0;
+	if (mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &yes) != 0)
+		return -1;
+	if (cf->db_tls != CONFIG_TLS_VERIFY)
+		return 0;
+	if (mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) != 0)
+		return -1;
+	if (cf->db_tls_ca != NULL &&
+	    mysql_optionsv(db, MYSQL_OPT_SSL_CA, cf->db_tls_ca) != 0)
+		return -1;
+	return 0;
 }
 
 /* Connect to one server and set up the session; 0 or -1. */
@@ -98,6 +143,8 @@ connect_one(struct store *st, const char *host, unsigned int port)
 	mysql_options(st->db, MYSQL_OPT_READ_TIMEOUT, &io);
 	mysql_options(st->db, MYSQL_OPT_WRITE_TIMEOUT, &io);
 	mysql_options(st->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (tls_options(st->db, cf) == -1)
+		return -1;
 	if (mysql_real_connect(st->db, host, cf->db_user, cf->db_password,
 	    cf->db_name, port, cf->db_socket, 0) == NULL)
 		return -1;
@@ -160,6 +207,12 @@ store_connect(struct store *st, char *err, size_t errsz)
 	return -1;
 }
 
+const char *
+store_cipher(struct store *st)
+{
+	return st->db != NULL ? mysql_get_ssl_cipher(st->db) : NULL;
+}
+
 int
 store_prepare(struct store *st, size_t id, const char *what, char *err,
     size_t errsz)
@@ -181,8 +234,8 @@ store_prepare(struct store *st, size_t id, const char *what, char *err,
 		return store_fail(st, "mysql_stmt_init", err, errsz);
 	if (mysql_stmt_prepare(s, sql, (unsigned long)len) != 0) {
 		st->errcode = mysql_stmt_errno(s);
-		snprintf(err, errsz, "%s: %u %s", what, st->errcode,
-		    mysql_stmt_error(s));
+		err_text(st, what, mysql_stmt_sqlstate(s), mysql_stmt_error(s),
+		    err, errsz);
 		mysql_stmt_close(s);
 		return -1;
 	}
@@ -291,8 +344,8 @@ store_exec(struct store *st, size_t id, const struct kind_value *v,
 		return -1;
 	if (mysql_stmt_execute(s) != 0) {
 		st->errcode = mysql_stmt_errno(s);
-		snprintf(err, errsz, "execute: %u %s", st->errcode,
-		    mysql_stmt_error(s));
+		err_text(st, "execute", mysql_stmt_sqlstate(s),
+		    mysql_stmt_error(s), err, errsz);
 		return -1;
 	}
 	if (rows != NULL)
@@ -320,8 +373,8 @@ store_fetch(struct store *st, size_t id, const struct kind_value *v,
 		return rc == 0;
 fail:
 	st->errcode = mysql_stmt_errno(s);
-	snprintf(err, errsz, "%s: %u %s", sqlgen_name(id), st->errcode,
-	    mysql_stmt_error(s));
+	err_text(st, sqlgen_name(id), mysql_stmt_sqlstate(s),
+	    mysql_stmt_error(s), err, errsz);
 	return -1;
 }
 
@@ -368,6 +421,78 @@ store_classify(unsigned int code)
 	default:
 		return STORE_FAILED;
 	}
+}
+
+/*
+ * Fill err with what and st->errcode, and the server's text only where it
+ * cannot quote a row: the client's own errors, and the server's that name
+ * a setting, a table or a column at most. Any other, raised by a
+ * statement's data, keeps its SQLSTATE and a fixed phrase: a duplicate
+ * key names the value ("Duplicate entry 'alice@...'"), a bad string
+ * shows its bytes, a trigger's SIGNAL says whatever the app wrote.
+ */
+static void
+err_text(struct store *st, const char *what, const char *state,
+    const char *text, char *err, size_t errsz)
+{
+	unsigned int	 code = st->errcode;
+	const char	*phrase;
+
+	if (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) {
+		snprintf(err, errsz, "%s: %u %s", what, code, text);
+		return;
+	}
+	switch (code) {
+	case ER_CON_COUNT_ERROR:
+	case ER_TOO_MANY_USER_CONNECTIONS:
+	case ER_USER_LIMIT_REACHED:
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_ACCESS_DENIED_ERROR:
+	case ER_BAD_DB_ERROR:
+	case ER_TABLEACCESS_DENIED_ERROR:
+	case ER_COLUMNACCESS_DENIED_ERROR:
+	case ER_NO_SUCH_TABLE:
+	case ER_BAD_FIELD_ERROR:
+	case ER_BAD_NULL_ERROR:
+	case ER_DATA_TOO_LONG:
+	case ER_PARSE_ERROR:
+	case ER_TABLE_EXISTS_ERROR:
+	case ER_DUP_FIELDNAME:
+	case ER_DUP_KEYNAME:
+	case ER_UNKNOWN_SYSTEM_VARIABLE:
+	case ER_LOCK_WAIT_TIMEOUT:
+	case ER_LOCK_DEADLOCK:
+	case ER_OPTION_PREVENTS_STATEMENT:
+	case ER_SERVER_SHUTDOWN:
+	case ER_NET_READ_ERROR:
+	case ER_NET_READ_INTERRUPTED:
+	case ER_NET_ERROR_ON_WRITE:
+	case ER_NET_WRITE_INTERRUPTED:
+	case ER_CANT_LOCK:
+	case ER_LOCK_TABLE_FULL:
+	case ER_OUT_OF_RESOURCES:
+	case ER_OUTOFMEMORY:
+	case 1927:	/* connection killed */
+	case 4031:	/* MySQL 8: idle client disconnected */
+		snprintf(err, errsz, "%s: %u %s", what, code, text);
+		return;
+	case ER_DUP_ENTRY:
+	case ER_DUP_ENTRY_WITH_KEY_NAME:
+		phrase = "duplicate entry for a unique key";
+		break;
+	case ER_TRUNCATED_WRONG_VALUE:
+	case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+		phrase = "incorrect value for a column";
+		break;
+	case ER_SIGNAL_EXCEPTION:
+		phrase = "raised by a trigger or procedure (SIGNAL)";
+		break;
+	default:
+		phrase = "error";
+		break;
+	}
+	snprintf(err, errsz, "%s: %u (SQLSTATE %s) %s; the server's text "
+	    "may quote row data and is not logged", what, code, state, phrase);
 }
 
 /*

@@ -76,6 +76,12 @@ enum store_check store_probe(struct store *st, int *version, char *err,
 		    size_t errsz);
 
 /*
+ * For `check`, after store_probe: the TLS cipher of the connection, or
+ * NULL when it is not encrypted or not open.
+ */
+const char	*store_cipher(struct store *st);
+
+/*
  * For `migrate`: run each compiled-in schema file newer than the recorded
  * version, with table_prefix put before every table name. *from and *to
  * receive the versions before and after. Returns 0 or -1 with err set.
@@ -101,9 +107,18 @@ int		 store_import(struct store *st, const struct event *ev,
 		    long long ts, int dry_run, enum store_import *how,
 		    char *err, size_t errsz);
 
+/* Where a backfill walk stands. */
+enum store_progress {
+	PROGRESS_NONE,		/* never recorded */
+	PROGRESS_UNFINISHED,	/* stopped at *offset */
+	PROGRESS_FINISHED,	/* walked to the end */
+	PROGRESS__MAX
+};
+
 /*
- * The next offset of an unfinished backfill walk (0 if none), or with
- * set, record it (done: the walk finished). Returns 0 or -1.
+ * Without set, read where walk stands: returns an enum store_progress
+ * with *offset its recorded next offset (0 if none). With set, record
+ * *offset (done: the walk finished) and return 0. -1 on failure.
  */
 int		 store_progress(struct store *st, const char *walk,
 		    long long *offset, int set, int done, char *err,
@@ -123,7 +138,45 @@ int		 store_live(struct store *st, int orgs, const char *before,
 		    int (*fn)(void *, const char *), void *arg, char *err,
 		    size_t errsz);
 
+/*
+ * The same for live organization_memberships rows: fn gets the
+ * membership's clerk_id, its organization's and its user's.
+ */
+int		 store_live_members(struct store *st, const char *before,
+		    int (*fn)(void *, const char *, const char *,
+		    const char *), void *arg, char *err, size_t errsz);
+
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
+
+/* The event families that `status` reports on. */
+enum store_family {
+	STORE_FAMILY_USERS,
+	STORE_FAMILY_ORGS,
+	STORE_FAMILY_MEMBERS,
+	STORE_FAMILY__MAX
+};
+
+#define STORE_STATUS_TIME	20	/* "YYYY-MM-DD hh:mm:ss" and NUL */
+
+struct store_status {
+	int	 version;		/* of the schema; 0: none */
+	struct {
+		long long	 age;		/* seconds since the last row;
+					   -1: none */
+		char		 last[STORE_STATUS_TIME]; /* its received_at */
+		long long	 applied;	/* rows of the last 24 hours */
+		long long	 stale;
+	} fam[STORE_FAMILY__MAX];
+};
+
+/*
+ * For `status`: the schema version and, of each family, the last events
+ * row and the applied and stale rows of the last 24 hours, by the
+ * database's clock. Reads only. Without a schema, version is 0 and the
+ * rest is empty. Returns 0, or -1 with err set.
+ */
+int		 store_status(struct store *st, struct store_status *ss,
+		    char *err, size_t errsz);
 
 #endif

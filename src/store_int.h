@@ -40,6 +40,13 @@ void	store_disconnect(struct store *st);
 int	store_fail(struct store *st, const char *what, char *err,
 	    size_t errsz);
 
+/*
+ * The same from statement s: the server's text only where it cannot
+ * quote a row (see store.c). -1.
+ */
+int	store_fail_stmt(struct store *st, MYSQL_STMT *s, const char *what,
+	    char *err, size_t errsz);
+
 /* Prepare statement id unless it is; what begins err. 0 or -1. */
 int	store_prepare(struct store *st, size_t id, const char *what,
 	    char *err, size_t errsz);

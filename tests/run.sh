@@ -4,7 +4,7 @@
 # A suite that exits non-zero without reporting a failure counts as one.
 #
 # usage: tests/run.sh BUILD_DIR BINARY SUITE...
-#   SUITE: unit integ hostile sim soak backfill cluster fuzz
+#   SUITE: unit integ hostile sim soak backfill cluster php fuzz release
 # env:   WRAP          put before each unit binary (e.g. valgrind)
 #        CLERKSYNC_WRAP put before each run of BINARY by the node suites
 #        TAP_LOG       append to this file and print no summary (check.sh)
@@ -50,9 +50,12 @@ for s in "$@"; do
 	sim)	suite sim node tests/sim/run.mjs
 		suite races node tests/sim/races.mjs ;;
 	backfill) suite backfill node tests/backfill/run.mjs ;;
+	php)	suite php node tests/php/run.mjs
+		suite status node tests/php/status.mjs ;;
 	cluster) suite cluster-smoke node tests/cluster/smoke.mjs
 		suite cluster node tests/cluster/run.mjs ;;
 	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
+	release) suite release node tests/release/run.mjs ;;
 	fuzz)	suite fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" ;;
 	*)	echo "not ok - unknown suite $s" | tee -a "$log" ;;
 	esac

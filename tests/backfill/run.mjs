@@ -5,6 +5,7 @@
 // CGI binary, signed as Svix signs them.
 //
 // usage: node tests/backfill/run.mjs      (TAP; CLERKSYNC_BIN as run.mjs)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,9 +49,9 @@ function config(over = {}) {
 }
 
 // Run the binary with args; resolves { code, out, err }.
-function run(args, conf, { onSpawn } = {}) {
+function run(args, conf, { onSpawn, env = {} } = {}) {
   return new Promise((resolve) => {
-    const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: conf }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(bin, args, { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: conf, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -248,8 +249,10 @@ try {
     const t = await run(['backfill', '--restart', '--timeout', '1'], config({ events: 'users' }));
     ok(t.code === 0 && /1 retried/.test(t.out), `a timed-out request is retried (${t.out.split('\n').find((l) => l.startsWith('api:'))})`);
     fc.failNext(10, 500);
+    const mark = fc.requests.length;
     const f = await run(['backfill', '--restart'], config({ events: 'users' }));
     ok(f.code === 1 && /stopped: .*HTTP 500 \(6 tries\)/.test(f.out), 'after 6 failed tries it stops, saying why');
+    ok(fc.requests.length - mark === 6 && /5 retried/.test(f.out), `6 tries in all, 5 of them retries, as the README says (${fc.requests.length - mark} requests)`);
     fc.failNext(0);
   });
 
@@ -308,6 +311,266 @@ try {
     const again = await run(['reconcile'], config());
     ok(again.code === 0 && /users: 1 deleted in Clerk marked deleted/.test(again.out) &&
       /^marked user_onlyfromawebhook000000001: deleted in Clerk$/m.test(again.out), 'the next reconcile marks that one, and nothing else');
+  });
+
+  // A fake of its own, fast: no rate limit worth the name.
+  const ownFake = async (opts = {}) => startFakeClerk({ secretKey: fc.secretKey, rateLimit: 100000, rateWindowMs: 1000, ...opts });
+  const on = (f, over = {}) => config({ clerk_api_url: f.url, clerk_ca_file: f.caFile, clerk_rate_limit: '1000/1', ...over });
+  const deletedIds = async () => (await db.query('SELECT clerk_id FROM users WHERE deleted_at IS NOT NULL ORDER BY clerk_id')).map((x) => x.clerk_id);
+
+  await test('reconcile with another instance\'s key refuses, and marks nothing deleted', async () => {
+    await reset();
+    const prod = await ownFake();
+    const dev = await ownFake();
+    prod.addUsers(40, { seed: 21 });
+    dev.addUsers(30, { seed: 22 });
+    eq((await run(['backfill'], on(prod, { events: 'users' }))).code, 0, 'the table holds the 40 users of one instance');
+    const dry = await run(['reconcile', '--dry-run'], on(dev, { events: 'users' }));
+    ok(dry.code === 3 && /^reconcile: users: the walk listed 0 of the 40 live rows, less than half: refused/m.test(dry.out) &&
+      /^reconcile: would be refused: nothing marked deleted/m.test(dry.out), `--dry-run shows the numbers and the refusal (exit ${dry.code})`);
+    const mark = dev.requests.length;
+    const r = await run(['reconcile'], on(dev, { events: 'users' }));
+    eq(r.code, 3, 'a key of another instance: reconcile exits 3');
+    ok(/^reconcile: users: the walk listed 0 of the 40 live rows, less than half: refused/m.test(r.out), 'it names the numbers');
+    ok(/^reconcile: refused: nothing marked deleted; .*--force$/m.test(r.out), 'and what to do if they are right');
+    eq(await deletedIds(), [], 'not one row marked deleted');
+    eq(dev.requests.slice(mark).filter((q) => q.path.startsWith('/v1/users/')).length, 0, 'and no user looked up one by one');
+    // Its walk wrote that instance's users, as backfill with that key would (README).
+    const f = await run(['reconcile', '--force'], on(dev, { events: 'users' }));
+    eq(f.code, 0, '--force proceeds');
+    eq(await deletedIds(), [...prod.users.keys()].sort(), 'and marks the 40 users that instance does not have');
+    await prod.close();
+    await dev.close();
+  });
+
+  await test('reconcile needs --force to mark more than 10 rows and more than 5 %', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(200, { seed: 23 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 200 users');
+    const ten = all.slice(20, 30);
+    for (const u of ten) p.deleteUser(u.id);
+    const r10 = await run(['reconcile'], on(p, { events: 'users' }));
+    ok(r10.code === 0 && /^reconcile: users: the walk listed 190 of the 200 live rows; 10 deleted in Clerk$/m.test(r10.out),
+      `10 of 200: marked without --force (exit ${r10.code})`);
+    eq(await deletedIds(), ten.map((u) => u.id).sort(), 'exactly those 10');
+    const eleven = all.slice(100, 111);
+    for (const u of eleven) p.deleteUser(u.id);
+    const dry = await run(['reconcile', '--dry-run'], on(p, { events: 'users' }));
+    const says = /^reconcile: users: 11 of the 190 live rows would be marked deleted, more than 10 and more than 5 %: refused$/m;
+    ok(dry.code === 3 && says.test(dry.out) && (dry.out.match(/^would mark user_\S+: deleted in Clerk$/gm) || []).length === 11,
+      `--dry-run: the same numbers, the 11 it would mark (exit ${dry.code})`);
+    const r = await run(['reconcile'], on(p, { events: 'users' }));
+    ok(r.code === 3 && says.test(r.out), `11 of 190 (5.8 %): refused, exit 3, the numbers named (exit ${r.code})`);
+    eq((await deletedIds()).length, 10, 'nothing more marked deleted');
+    const f = await run(['reconcile', '--force'], on(p, { events: 'users' }));
+    ok(f.code === 0 && /users: 11 deleted in Clerk marked deleted/.test(f.out), '--force marks them');
+    eq(await deletedIds(), [...ten, ...eleven].map((u) => u.id).sort(), 'exactly the 21 missing from Clerk');
+    await p.close();
+  });
+
+  await test('reconcile marks only on Clerk\'s resource_not_found, writes only the object asked for', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(40, { seed: 24 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 40 users');
+    const [html, other404, wrongId, gone] = [all[3], all[4], all[5], all[6]];
+    for (const u of [html, other404, wrongId, gone]) p.deleteUser(u.id);
+    p.override(`/v1/users/${html.id}`, 404, '<html><body>Not Found</body></html>');
+    p.override(`/v1/users/${other404.id}`, 404, { errors: [{ code: 'not_found', message: 'no route' }] });
+    const stranger = { ...all[7], id: 'user_nobodyaskedforthis0000001', first_name: 'Not asked for' };
+    p.override(`/v1/users/${wrongId.id}`, 200, stranger);
+    const r = await run(['reconcile'], on(p, { events: 'users' }));
+    eq(r.code, 1, 'failed lookups: exit 1');
+    eq(await deletedIds(), [gone.id], 'only the user Clerk says is not there is marked deleted');
+    ok(/GET \/v1\/users\/user_\S+: a 404 that is not Clerk's resource_not_found: not marked/.test(r.out), 'a bare 404 is named as such');
+    ok(r.out.includes(`answered with ${stranger.id}: not written`), 'so is an answer for another id');
+    eq((await db.query('SELECT COUNT(*) AS n FROM users WHERE clerk_id = ?', [stranger.id]))[0].n, 0, 'which is not written');
+    await p.close();
+  });
+
+  await test('a resumed backfill reads again the objects before its offset', async () => {
+    await reset();
+    const p = await ownFake();
+    const first = p.addUsers(980, { seed: 25 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 980 users');
+    // As if it had been killed at offset 980; meanwhile 3 of the first
+    // 980 are deleted in Clerk and 40 users sign up.
+    await db.query("UPDATE clerksync_backfill SET finished_at = NULL WHERE walk = 'users'");
+    eq((await db.query("SELECT next_offset FROM clerksync_backfill WHERE walk = 'users'"))[0].next_offset, 980, 'recorded: next_offset 980');
+    const later = p.addUsers(40, { seed: 26 });
+    for (const i of [10, 500, 900]) p.deleteUser(first[i].id);
+    const mark = p.requests.length;
+    const r = await run(['backfill'], on(p, { events: 'users' }));
+    ok(r.code === 0 && /^users: resuming at offset 980$/m.test(r.out), 'it resumes at 980');
+    eq(p.requests.slice(mark).filter((q) => q.path === '/v1/users').map((q) => q.query.offset), ['960'], 'reading from 960');
+    const got = await usersTable();
+    eq(later.slice(0, 3).map((u) => Boolean(got.get(u.id))), [true, true, true], 'the users that were at 980-982 are imported');
+    eq(later.filter((u) => !got.has(u.id)).length, 0, 'and every later one');
+    await p.close();
+  });
+
+  await test('a backfill killed during organizations does not walk users again', async () => {
+    await reset();
+    const p = await ownFake();
+    const users = p.addUsers(300, { seed: 27 });
+    p.addOrganizations(30, { seed: 27 }).forEach((o, i) => p.addMembership(o.id, users[i].id));
+    p.delayMs = 20;
+    let child;
+    const first = run(['backfill', '--limit', '5'], on(p), { onSpawn: (c) => (child = c) });
+    const isOrgs = (q) => q.path === '/v1/organizations';
+    while (p.requests.filter(isOrgs).length < 2) await sleep(10);
+    child.kill('SIGKILL');
+    await first;
+    p.delayMs = 0;
+    const orgsBefore = Number((await db.query('SELECT COUNT(*) AS n FROM organizations'))[0].n);
+    ok(orgsBefore < 30, `killed during organizations (${orgsBefore} of 30 written)`);
+    const mark = p.requests.length;
+    const r = await run(['backfill', '--limit', '5'], on(p));
+    eq(r.code, 0, 'the next backfill exits 0');
+    ok(/^users: finished by the run that stopped, not walked again$/m.test(r.out), 'it says users are done');
+    eq(p.requests.slice(mark).filter((q) => q.path === '/v1/users').length, 0, 'and reads no page of users');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organizations'))[0].n), 30, 'every organization is there');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organization_memberships'))[0].n), 30, 'every membership');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users'))[0].n), 300, 'every user');
+    const again = await run(['backfill', '--limit', '50'], on(p));
+    ok(again.code === 0 && summaryOf(again.out, 'users') && summaryOf(again.out, 'users').read === 300,
+      'once finished, the next backfill walks everything again');
+    await p.close();
+  });
+
+  await test('libcurl\'s answers to each option are checked', async () => {
+    // tests/backfill/curlshim.c: a libcurl.so.4 that forwards to the real
+    // one, refuses the options named, and logs the long ones set.
+    const real = ['/usr/lib/x86_64-linux-gnu/libcurl.so.4', '/usr/lib64/libcurl.so.4', '/usr/lib/libcurl.so.4'].find((f) => fs.existsSync(f));
+    const shim = path.join(dir, 'curlshim');
+    fs.mkdirSync(shim, { recursive: true });
+    execFileSync(process.env.CC || 'cc', ['-std=c11', '-D_GNU_SOURCE', '-shared', '-fPIC', '-Wl,-soname,libcurlshim.so', '-o',
+      path.join(shim, 'libcurl.so.4'), path.join(here, 'curlshim.c'), '-ldl']);
+    const p = await ownFake();
+    p.addUsers(5, { seed: 28 });
+    const log = path.join(shim, 'options.log');
+    const env = { LD_LIBRARY_PATH: shim, CURLSHIM_REAL: real, CURLSHIM_LOG: log };
+    // CURLOPT_PROTOCOLS_STR (10318) is 7.85's; an older libcurl refuses it.
+    const old = await run(['backfill', '--restart'], on(p, { events: 'users' }), { env: { ...env, CURLSHIM_REFUSE: '10318' } });
+    eq(old.code, 0, 'a libcurl without CURLOPT_PROTOCOLS_STR: backfill works');
+    const set = fs.readFileSync(log, 'utf8').split('\n');
+    ok(set.includes('181 2'), 'with CURLOPT_PROTOCOLS (181) set to CURLPROTO_HTTPS (2) instead');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users WHERE clerk_id IN (?)', [[...p.users.keys()]]))[0].n), 5, 'the users imported');
+    const mark = p.requests.length;
+    const refused = await run(['backfill', '--restart'], on(p, { events: 'users' }), { env: { ...env, CURLSHIM_REFUSE: '64' } });
+    ok(refused.code === 1 && /libcurl refused CURLOPT_SSL_VERIFYPEER/.test(refused.out),
+      `an option refused (CURLOPT_SSL_VERIFYPEER): exit 1, named (${refused.out.split('\n').find((l) => /stopped/.test(l))})`);
+    eq(p.requests.length - mark, 0, 'and no request is sent');
+    await p.close();
+  });
+
+  await test('reconcile ends a membership that Clerk no longer lists, and no other', async () => {
+    await reset();
+    const p = await ownFake();
+    const users = p.addUsers(20, { seed: 31 });
+    const orgs = p.addOrganizations(3, { seed: 31 });
+    const mems = [];
+    [[0, 1, 2, 3], [4, 5, 6], [7, 8]].forEach((us, i) => us.forEach((u) => mems.push(p.addMembership(orgs[i].id, users[u].id))));
+    eq((await run(['backfill'], on(p))).code, 0, 'a backfill of 3 organizations, 9 memberships');
+    const ended = async () => (await db.query('SELECT clerk_id FROM organization_memberships WHERE deleted_at IS NOT NULL ORDER BY clerk_id')).map((x) => x.clerk_id);
+    // Removed in Clerk while its webhook was lost; the organization stays.
+    p.deleteMembership(mems[1].id);
+    const mark = p.requests.length;
+    const r = await run(['reconcile'], on(p));
+    eq(r.code, 0, 'reconcile exits 0');
+    eq(await ended(), [mems[1].id], 'exactly that membership ended');
+    ok(new RegExp(`^marked ${mems[1].id}: ended in Clerk$`, 'm').test(r.out) && /^memberships: 1 ended in Clerk marked ended/m.test(r.out), 'and said so');
+    ok(p.requests.slice(mark).some((q) => q.path === '/v1/organization_memberships'), 'from the instance-wide list');
+    eq(p.requests.slice(mark).filter((q) => /^\/v1\/organizations\/[^/]+\/memberships$/.test(q.path)).map((q) => q.path),
+      [`/v1/organizations/${orgs[0].id}/memberships`], 'looked for again in its own organization\'s list only');
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organizations WHERE deleted_at IS NULL'))[0].n), 3, 'the organizations stay');
+    // Where the instance-wide list answers 404, each organization's list is read.
+    p.override('/v1/organization_memberships', 404, { errors: [{ code: 'resource_not_found', message: 'not found' }] });
+    p.deleteMembership(mems[7].id);
+    const f = await run(['reconcile'], on(p));
+    ok(f.code === 0 && /organization_memberships answered 404/.test(f.out), `without the instance-wide list: exit ${f.code}, said so`);
+    eq(await ended(), [mems[1].id, mems[7].id].sort(), 'the one removed since ends too, and no other');
+    // Ending more than 10 and more than 5 % needs --force, as deletes do.
+    p.override('/v1/organization_memberships');
+    const [big] = p.addOrganizations(1, { seed: 32 });
+    const many = users.slice(1, 19).map((u) => p.addMembership(big.id, u.id));
+    eq((await run(['reconcile'], on(p))).code, 0, 'an organization with 18 members more, reconciled');
+    for (const m of many.slice(0, 11)) p.deleteMembership(m.id);
+    const r11 = await run(['reconcile'], on(p));
+    ok(r11.code === 3 && /^reconcile: memberships: 11 of the 25 live rows would be marked ended, more than 10 and more than 5 %: refused$/m.test(r11.out),
+      `11 of 25 memberships: refused, exit 3, the numbers named (exit ${r11.code})`) || diag(r11.out);
+    eq((await ended()).length, 2, 'none ended');
+    const f11 = await run(['reconcile', '--force'], on(p));
+    eq([f11.code, (await ended()).length], [0, 13], '--force ends the 11');
+    await p.close();
+  });
+
+  await test('sync ID...: each object fetched and written as a webhook would', async () => {
+    await reset();
+    const p = await ownFake();
+    const [missing, newer, deleted, gone, ...rest] = p.addUsers(40, { seed: 29 });
+    const [org] = p.addOrganizations(1, { seed: 29 });
+    for (const u of rest.slice(0, 3)) p.addMembership(org.id, u.id);
+    const conf = on(p);
+    const cgi = cgiDriver({ bin, env: { CLERKSYNC_CONFIG: conf }, dir });
+    // A newer state from a webhook, a user deleted by one, and a user that
+    // the table has and Clerk no longer does.
+    const w1 = await cgi.send(webhook('user.updated', { ...newer, first_name: 'Newer', updated_at: newer.updated_at + 5000 }, newer.updated_at + 5000));
+    const w2 = await cgi.send(webhook('user.deleted', { deleted: true, id: deleted.id, object: 'user' }, deleted.updated_at + 10));
+    const w3 = await cgi.send(webhook('user.created', gone, gone.updated_at));
+    eq([w1.json.status, w2.json.status, w3.json.status], ['applied', 'applied', 'applied'], 'three webhooks applied first');
+    p.deleteUser(gone.id);
+    const ids = [missing.id, newer.id, deleted.id, gone.id, org.id];
+    const dry = await run(['sync', '--dry-run', ...ids], conf);
+    ok(dry.code === 0 && new RegExp(`^${missing.id}: would be inserted$`, 'm').test(dry.out), `--dry-run says what it would do (exit ${dry.code})`);
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM users'))[0].n), 3, '--dry-run writes nothing');
+    const r = await run(['sync', ...ids], conf);
+    eq(r.code, 0, 'sync exits 0');
+    const line = (id) => (new RegExp(`^${id}: (.*)$`, 'm').exec(r.out) || [])[1];
+    eq(line(missing.id), 'inserted', 'one line per id: a missing user inserted');
+    const got = await usersTable();
+    eq(got.get(missing.id), expectedUser(missing), 'the missing user appears, exactly as the API has it');
+    ok(/^stale/.test(line(newer.id)), `a user with a newer stored state: stale (${line(newer.id)})`);
+    eq(got.get(newer.id), expectedUser({ ...newer, first_name: 'Newer', updated_at: newer.updated_at + 5000 }), 'and not overwritten');
+    ok(/^stale/.test(line(deleted.id)), 'a deleted user: stale');
+    eq((await db.query('SELECT deleted_at IS NOT NULL AS d, email FROM users WHERE clerk_id = ?', [deleted.id])).map((x) => [Number(x.d), x.email]), [[1, null]],
+      'and it stays deleted');
+    eq(line(gone.id), 'deleted in Clerk: marked deleted', 'a user Clerk no longer has: marked deleted');
+    eq(await deletedIds(), [deleted.id, gone.id].sort(), 'exactly those two are deleted');
+    ok(/^updated|^inserted/.test(line(org.id)) && /memberships: 3 read, 3 inserted/.test(line(org.id)), `an organization with its memberships (${line(org.id)})`);
+    eq(Number((await db.query('SELECT COUNT(*) AS n FROM organization_memberships WHERE org_clerk_id = ? AND deleted_at IS NULL', [org.id]))[0].n), 3,
+      'its 3 memberships written');
+    const mark = p.requests.length;
+    const bad = await run(['sync', missing.id, 'sess_2abcdefghijklmnopqrstuvwxyz'], conf);
+    ok(bad.code === 2 && /sync: 'sess_2abcdefghijklmnopqrstuvwxyz' is not a user_\.\.\. or org_\.\.\. id/.test(bad.err), `an unknown id prefix is refused (exit ${bad.code})`);
+    eq(p.requests.length - mark, 0, 'before any request');
+    const none = await run(['sync'], conf);
+    eq(none.code, 2, 'no id: a usage error');
+    // The 404 rules of reconcile hold: only resource_not_found marks.
+    const [other] = rest.slice(10, 11);
+    p.override(`/v1/users/${other.id}`, 404, '<html>Not Found</html>');
+    const odd = await run(['sync', other.id], conf);
+    ok(odd.code === 1 && /a 404 that is not Clerk's resource_not_found/.test(odd.out), 'a bare 404: exit 1, nothing marked');
+    eq(await deletedIds(), [deleted.id, gone.id].sort(), 'nothing more is deleted');
+    await p.close();
+  });
+
+  await test('sync marks more than 10 rows deleted only with --force, as reconcile', async () => {
+    await reset();
+    const p = await ownFake();
+    const all = p.addUsers(100, { seed: 30 });
+    eq((await run(['backfill'], on(p, { events: 'users' }))).code, 0, 'a backfill of 100 users');
+    const gone = all.slice(0, 11);
+    for (const u of gone) p.deleteUser(u.id);
+    const r = await run(['sync', ...gone.map((u) => u.id)], on(p, { events: 'users' }));
+    ok(r.code === 3 && /^sync: users: 11 of the 100 live rows would be marked deleted, more than 10 and more than 5 %: refused$/m.test(r.out),
+      `11 of 100: refused, exit 3, the numbers named (exit ${r.code})`);
+    eq(await deletedIds(), [], 'nothing marked');
+    const f = await run(['sync', '--force', ...gone.map((u) => u.id)], on(p, { events: 'users' }));
+    eq(f.code, 0, '--force: exit 0');
+    eq(await deletedIds(), gone.map((u) => u.id).sort(), 'the 11 marked deleted');
+    await p.close();
   });
 } catch (e) {
   ok(false, `harness: ${e.message.split('\n')[0]}`);

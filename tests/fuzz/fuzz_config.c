@@ -15,7 +15,8 @@
  *    "unknown key '...'" is not a value, and a hit is confirmed by running
  *    the input again with that value replaced by QQQ...: the message must
  *    carry the replacement too for it to count as an echo;
- *  - on success the checked fields are in their documented ranges.
+ *  - on success the checked fields are in their documented ranges
+ *    (the limits of config.h), database hosts non-empty.
  * SPDX-License-Identifier: ISC
  */
 #include <stdint.h>
@@ -246,7 +247,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cf.max_body >= 1 && cf.max_body <= CONFIG_MAX_BODY_LIMIT);
 		CHECK(cf.retention_days >= 1 && cf.retention_days <= 36500);
 		CHECK((int)cf.log_level >= 0 && cf.log_level < LOG__MAX);
-		CHECK(cf.db_port <= 65535);
+		CHECK(cf.db_port <= CONFIG_PORT_MAX);
+		CHECK(cf.ndb_hosts <= CONFIG_HOSTS_MAX);
+		for (i = 0; i < cf.ndb_hosts; i++)
+			CHECK(cf.db_hosts[i] != NULL &&
+			    *cf.db_hosts[i] != '\0' &&
+			    cf.db_ports[i] <= CONFIG_PORT_MAX);
+		CHECK(cf.events != 0 && (cf.events & ~CONFIG_EVENTS_ALL) == 0);
+		CHECK(cf.rate_requests >= 1 &&
+		    cf.rate_requests <= CONFIG_RATE_MAX);
+		CHECK(cf.rate_seconds >= 1 &&
+		    cf.rate_seconds <= CONFIG_RATE_WINDOW_MAX);
+		CHECK(strncmp(cf.clerk_api_url, "https://", 8) == 0);
 	}
 	config_free(&cf);
 	for (i = 0; i < s.n; i++)

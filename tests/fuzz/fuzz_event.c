@@ -1,31 +1,36 @@
 /*
- * libFuzzer target for src/event.c (with src/json.c and cJSON).
+ * libFuzzer target for src/event.c (with src/json.c).
  *
  * Input: [1: flags, bit 0 = private_too][body: the rest]. Bodies that are
  * not UTF-8 are skipped: event_parse's contract is that sig_verify has
  * checked that already.
  *
  * Invariants, after event_parse:
- *  - failure: why is a non-empty phrase;
+ *  - failure: why is a non-empty phrase; on a body that is JSON, it names
+ *    a field the event is keyed on (SPEC section 1: nothing else an end
+ *    user can write refuses an event);
  *  - success: type in range and type_name set; the envelope timestamp is
  *    -1 or within 0..EVENT_TS_MAX;
  *  - handled events: object_id is a Clerk id (1..64 of [A-Za-z0-9_-]), and it
  *    is the whole of data.id as sent (no \u0000 cut); the type as sent is
  *    exactly the handled name (no \u0000 cut);
  *  - user.created/updated: updated_at in 0..2^53-1; the text views are
- *    C strings of their stated length, UTF-8, within their column sizes;
+ *    UTF-8 of their stated length (a NUL byte where \u0000 was sent),
+ *    within their column sizes, inside the body or decoded; a name, the
+ *    username, image_url and external_id, when stored, are the whole
+ *    text sent: the length and the NUL bytes a reference decoding of
+ *    their span gives (cJSON decodes them, event.c counts \u0000);
  *    email_verified in -1..1, banned/locked 0/1;
  *  - organization and membership events: the organization's id, its
  *    created_by and the member's user_id are Clerk ids; the texts as
  *    above; permissions is an array;
  *  - the JSON views (metadata, clerk_data, permissions) lie inside the
  *    input or inside ev->buf, are valid JSON nested at most
- *    EVENT_JSON_DEPTH_MAX; clerk_data is an object whose "id" member is
+ *    EVENT_JSON_DEPTH_MAX without a lone surrogate; clerk_data is an
+ *    object whose "id" member is
  *    the object's id (the data the columns came from), and without
  *    private_too none of its members is named private_metadata, escaped
  *    or not.
- *
- * (No cJSON here: event.c installs cJSON hooks for its arena.)
  *
  * CLERKSYNC_FUZZ_SKIP=name,... turns named checks off, so that a known
  * finding does not stop the search for new ones: nul_cut, private,
@@ -83,7 +88,6 @@ text(const struct event_text *t, size_t max, int bytes)
 		CHECK(t->len == 0);
 		return;
 	}
-	CHECK(strlen(t->p) == t->len);
 	CHECK(sig_utf8_valid(t->p, t->len));
 	CHECK((bytes ? t->len : chars(t->p, t->len)) <= max);
 }
@@ -98,11 +102,14 @@ static void
 json_view(const struct event_text *t, const char *body, size_t len,
     const struct event *ev)
 {
-	int	 depth = -1;
+	struct json_stats	 st;
+	int			 depth = -1;
 
 	if (t->p == NULL)
 		return;
 	CHECK(t->len > 0);
+	CHECK(json_scan(t->p, t->len, &st) == 0 &&
+	    (st.flags & JSON_LONE_SURROGATE) == 0);
 	/* ev->buf holds data without a member: never longer than the body. */
 	CHECK(inside(t->p, t->len, body, len) ||
 	    (ev->buf != NULL && t->p == ev->buf && t->len <= len));
@@ -122,6 +129,73 @@ raw_member(const char *body, size_t len, const char *key,
 		whole.len--;
 	}
 	return json_member(whole, key, v);
+}
+
+/*
+ * The length in bytes of the UTF-8 that the JSON string text v decodes
+ * to, and how many NUL bytes (one per \u0000) it holds; -1 if it holds a
+ * lone surrogate. Written apart from cJSON and event.c.
+ */
+static long
+ref_decoded(struct json_span v, size_t *nuls)
+{
+	size_t	 i, len = 0;
+	unsigned u, w;
+	char	 h[5];
+
+	*nuls = 0;
+	for (i = 1; i + 1 < v.len; i++) {
+		if (v.p[i] != '\\') {
+			len++;
+			continue;
+		}
+		if (v.p[i + 1] != 'u') {
+			len++;
+			i++;
+			continue;
+		}
+		memcpy(h, v.p + i + 2, 4);
+		h[4] = '\0';
+		u = (unsigned)strtoul(h, NULL, 16);
+		i += 5;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return -1;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (i + 6 >= v.len || v.p[i + 1] != '\\' ||
+			    v.p[i + 2] != 'u')
+				return -1;
+			memcpy(h, v.p + i + 3, 4);
+			w = (unsigned)strtoul(h, NULL, 16);
+			if (w < 0xdc00 || w > 0xdfff)
+				return -1;
+			len += 4;
+			i += 6;
+			continue;
+		}
+		if (u == 0)
+			(*nuls)++;
+		len += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+	}
+	return (long)len;
+}
+
+/*
+ * A text column read from data's member key: when stored, it is the
+ * whole text sent, every \u0000 a NUL byte in it (never cut).
+ */
+static void
+whole_text(const struct event_text *t, struct json_span data, const char *key)
+{
+	struct json_span	 v;
+	size_t			 nuls, i, k = 0;
+
+	if (t->p == NULL)
+		return;
+	CHECK(json_member(data, key, &v) && *v.p == '"');
+	CHECK(ref_decoded(v, &nuls) == (long)t->len);
+	for (i = 0; i < t->len; i++)
+		k += t->p[i] == '\0';
+	CHECK(k == nuls);
 }
 
 /* Does the JSON string text v hold \u0000 (escapes walked properly)? */
@@ -279,6 +353,23 @@ clerk_data(const struct event_text *cd, const char *id, int private_too)
 	}
 }
 
+/* Whether a refusal names what the event is keyed on (or the body). */
+static int
+keyed(const char *why)
+{
+	static const char *const words[] = {
+		"type", "data.id", "data is", "updated_at", "banned", "locked",
+		"timestamp", "organization.id", "organization must",
+		"user_id", "object", "memory"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(why, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -304,6 +395,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(rc == 0 || rc == -1);
 	if (rc == -1) {
 		CHECK(why != NULL && *why != '\0');
+		if (json_validate(body, len, NULL) == 0 && !keyed(why)) {
+			fprintf(stderr, "fuzz_event: refused for a field not "
+			    "keyed on: %s\n", why);
+			abort();
+		}
 		goto out;
 	}
 	CHECK((int)ev.type >= 0 && ev.type < EVENT__MAX);
@@ -340,6 +436,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		text(&ev.user.last_name, EVENT_NAME_MAX, 0);
 		text(&ev.user.image_url, EVENT_URL_MAX, 1);
 		text(&ev.user.external_id, EVENT_EXTERNAL_ID_MAX, 0);
+		if (raw_member(body, len, "data", &dspan)) {
+			whole_text(&ev.user.username, dspan, "username");
+			whole_text(&ev.user.first_name, dspan, "first_name");
+			whole_text(&ev.user.last_name, dspan, "last_name");
+			whole_text(&ev.user.image_url, dspan, "image_url");
+			whole_text(&ev.user.external_id, dspan, "external_id");
+		}
 		json_view(&ev.user.public_metadata, body, len, &ev);
 		json_view(&ev.user.clerk_data, body, len, &ev);
 		clerk_data(&ev.user.clerk_data, ev.object_id, private_too);

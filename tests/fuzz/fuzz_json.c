@@ -4,17 +4,26 @@
  * Input: the bytes to scan.
  *
  * Invariants:
- *  - json_validate returns 0 or -1, and on 0 a depth in 0..JSON_MAX_DEPTH;
+ *  - json_validate returns 0 or -1, and on 0 a depth in 0..size (any
+ *    depth is valid; json_scan agrees and gives the same depth);
  *  - when it says 0, cJSON (a second, independent parser) parses the same
- *    bytes completely, except where cJSON is known to refuse valid JSON
- *    (a \u escape of an unpaired UTF-16 surrogate);
+ *    bytes completely, except where cJSON is known to refuse valid JSON:
+ *    a \u escape of an unpaired UTF-16 surrogate (json_scan must then
+ *    flag JSON_LONE_SURROGATE) or nesting beyond CJSON_NESTING_LIMIT;
+ *  - on an object, json_next_member walks as many members as cJSON holds;
+ *  - over each span the scanner finds (the value itself, each member's
+ *    value, each element of an array), cJSON reads exactly the span, or
+ *    refuses it only for a lone surrogate or nesting beyond
+ *    CJSON_NESTING_LIMIT; on a string, the text's length recovered from
+ *    cJSON's output with json_string_nuls (one NUL byte per \u0000, as
+ *    event.c does) is the length a reference decoding gives;
  *  - when it says 0 and the value is an object: json_member finds spans
  *    inside the object that validate on their own, json_members finds the
  *    same spans in one pass, and json_without's output is a valid object,
  *    shorter by at least the member (and the same when done in place),
  *    for a handful of keys (private_metadata, the first member's key, and
  *    others);
- *  - json_string_has_nul agrees with a reference on lone strings.
+ *  - json_string_nuls agrees with a reference count on lone strings.
  * SPDX-License-Identifier: ISC
  */
 #include <stdint.h>
@@ -153,23 +162,124 @@ member_checks(struct json_span obj, const char *key)
 	free(out);
 }
 
-/* \u0000 in the JSON string text s (escapes walked properly). */
-static int
-ref_has_nul(const char *s, size_t n)
+/* How many \u0000 the JSON string text s holds (escapes walked). */
+static size_t
+ref_nuls(const char *s, size_t n)
 {
-	size_t	 i;
+	size_t	 i, k = 0;
 
 	for (i = 0; i < n; i++) {
 		if (s[i] != '\\')
 			continue;
 		if (i + 1 < n && s[i + 1] == 'u') {
 			if (i + 6 <= n && memcmp(s + i + 2, "0000", 4) == 0)
-				return 1;
+				k++;
 			i += 5;
 		} else
 			i++;
 	}
-	return 0;
+	return k;
+}
+
+/*
+ * The length in bytes of the UTF-8 that the JSON string text s decodes
+ * to (no lone surrogate in it), written apart from cJSON and event.c.
+ */
+static size_t
+ref_len(const char *s, size_t n)
+{
+	size_t	 i, len = 0;
+	unsigned u, w;
+
+	for (i = 1; i + 1 < n; i++) {
+		if (s[i] != '\\') {
+			len++;
+			continue;
+		}
+		if (s[i + 1] != 'u') {
+			len++;
+			i++;
+			continue;
+		}
+		CHECK(hexval(s + i + 2, &u) == 0);
+		i += 5;
+		if (u >= 0xd800 && u <= 0xdbff && i + 6 < n &&
+		    s[i + 1] == '\\' && s[i + 2] == 'u' &&
+		    hexval(s + i + 3, &w) == 0 && w >= 0xdc00 && w <= 0xdfff) {
+			len += 4;
+			i += 6;
+		} else
+			len += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+	}
+	return len;
+}
+
+/*
+ * cJSON over v, a span the scanner found: it reads exactly v, or refuses
+ * only a lone surrogate or nesting it does not take; a string's length
+ * comes back whole from its NUL bytes, one per \u0000.
+ */
+static void
+span_checks(struct json_span v)
+{
+	struct json_stats	 st;
+	const char		*end = NULL, *s;
+	cJSON			*t;
+	size_t			 n, nuls;
+
+	CHECK(json_scan(v.p, v.len, &st) == 0);
+	t = cJSON_ParseWithLengthOpts(v.p, v.len, &end, 0);
+	if (t == NULL) {
+		CHECK((st.flags & JSON_LONE_SURROGATE) != 0 ||
+		    st.depth >= CJSON_NESTING_LIMIT);
+		CHECK(st.depth >= CJSON_NESTING_LIMIT ||
+		    lone_surrogate(v.p, v.len));
+		return;
+	}
+	CHECK(end == v.p + v.len);
+	if (cJSON_IsString(t)) {
+		s = t->valuestring;
+		nuls = json_string_nuls(v);
+		CHECK(nuls == ref_nuls(v.p, v.len));
+		for (n = strlen(s); nuls > 0; nuls--) {
+			CHECK(n < v.len - 2);
+			n += 1 + strlen(s + n + 1);
+		}
+		CHECK(n == ref_len(v.p, v.len));
+	}
+	cJSON_Delete(t);
+}
+
+/* What cJSON read of buf, against the member walk and the spans. */
+static void
+cjson_checks(const cJSON *t, const char *buf, size_t size)
+{
+	struct json_span	 v = { buf, size }, k, m;
+	size_t			 pos = 0, n = 0;
+
+	while (v.len > 0 && (*v.p == ' ' || *v.p == '\t' || *v.p == '\n' ||
+	    *v.p == '\r'))
+		v.p++, v.len--;
+	while (v.len > 0 && (v.p[v.len - 1] == ' ' ||
+	    v.p[v.len - 1] == '\t' || v.p[v.len - 1] == '\n' ||
+	    v.p[v.len - 1] == '\r'))
+		v.len--;
+	span_checks(v);
+	if (cJSON_IsObject(t)) {
+		while (json_next_member(v, &pos, &k, &m)) {
+			CHECK(k.p > v.p && m.p > k.p && m.p + m.len <= v.p + v.len);
+			span_checks(m);
+			n++;
+		}
+		CHECK(n == (size_t)cJSON_GetArraySize(t));
+	}
+	if (cJSON_IsArray(t)) {
+		while (json_next(v, &pos, &m)) {
+			span_checks(m);
+			n++;
+		}
+		CHECK(n == (size_t)cJSON_GetArraySize(t));
+	}
 }
 
 int
@@ -177,6 +287,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		*buf;
 	int		 depth = -1, rc;
+	struct json_stats st;
 	struct json_span obj;
 	char		 first[64];
 
@@ -189,14 +300,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(json_validate(buf, size, NULL) == rc);
 	if (rc == -1)
 		goto out;
-	CHECK(depth >= 0 && depth <= JSON_MAX_DEPTH);
+	CHECK(depth >= 0 && (size_t)depth <= size);
+	CHECK(json_scan(buf, size, &st) == 0 && st.depth == depth);
+	CHECK((st.flags & ~(unsigned int)JSON_LONE_SURROGATE) == 0);
 
 	{
 		const char *end = NULL;
 		cJSON	*t = cJSON_ParseWithLengthOpts(buf, size, &end, 0);
 
 		if (t == NULL) {
-			if (!lone_surrogate(buf, size)) {
+			if (depth >= CJSON_NESTING_LIMIT)
+				;
+			else if (!(st.flags & JSON_LONE_SURROGATE) ||
+			    !lone_surrogate(buf, size)) {
 				fprintf(stderr, "cJSON refused what json_validate "
 				    "accepted: %.*s\n", (int)(size > 400 ? 400 :
 				    size), buf);
@@ -208,6 +324,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (; end < buf + size; end++)
 				CHECK(*end == ' ' || *end == '\t' ||
 				    *end == '\n' || *end == '\r');
+			cjson_checks(t, buf, size);
 			cJSON_Delete(t);
 		}
 	}
@@ -224,8 +341,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    obj.p[obj.len - 1] == '\r'))
 		obj.len--;
 	if (obj.len > 0 && *obj.p == '"') {
-		/* A lone string: json_string_has_nul against the reference. */
-		CHECK(json_string_has_nul(obj) == ref_has_nul(obj.p, obj.len));
+		/* A lone string: json_string_nuls against the reference. */
+		CHECK(json_string_nuls(obj) == ref_nuls(obj.p, obj.len));
 		goto out;
 	}
 	if (obj.len == 0 || *obj.p != '{')

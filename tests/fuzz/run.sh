@@ -36,7 +36,8 @@ pkg_libs="$(pkg-config --libs $pkgs) -lfcgi -lm"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cflags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCLERKSYNC_VERSION=\"fuzz\" -Isrc $pkg_cflags -Wall -Wextra"
 
-# The modules: the Makefile's list (main.c is not one of them).
+# The modules: the Makefile's list, which holds neither main.c nor
+# launch.c (programs of their own).
 modules=$(make -s --no-print-directory print-MODULES) || exit 2
 objs=()
 build_ok=1

@@ -7,6 +7,7 @@ import * as accepted from './cases/accepted.mjs';
 import * as concurrency from './cases/concurrency.mjs';
 import * as config from './cases/config.mjs';
 import * as deploy from './cases/deploy.mjs';
+import * as enduser from './cases/enduser.mjs';
 import { crashReport } from './cases/config.mjs';
 import * as errors from './cases/errors.mjs';
 import * as fixtures from './cases/fixtures.mjs';
@@ -16,6 +17,7 @@ import * as organizations from './cases/organizations.mjs';
 import * as outage from './cases/outage.mjs';
 import * as persistent from './cases/persistent.mjs';
 import * as quoting from './cases/quoting.mjs';
+import * as tls from './cases/tls.mjs';
 
 const started = Date.now();
 const loc = locate();
@@ -41,6 +43,8 @@ try {
   await fixtures.run(ctx, all);
   await fixtures.spotChecks(ctx);
   await quoting.run(ctx, [ctx.cgi, fcgi]);
+  await enduser.run(ctx, [ctx.cgi, fcgi]);
+  await enduser.organizations(ctx, [ctx.cgi, fcgi]);
   await errors.run(ctx, all);
   await accepted.run(ctx, all);
   await ordering.run(ctx, ctx.cgi);
@@ -56,6 +60,7 @@ try {
   await outage.run(ctx, fcgi);
   await outage.run(ctx, lighttpd, { warm: 4 });
   await maintenance.run(ctx);
+  await tls.run(ctx);
   await config.run(ctx);
   await deploy.run(ctx);
   await test('no secrets leak', () => config.noSecretsLeak(ctx));

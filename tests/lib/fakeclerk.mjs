@@ -1,5 +1,6 @@
-// A local fake of Clerk's Backend API (users, organizations, memberships) for
-// tests of `clerksync.fcgi backfill` / `reconcile`. HTTPS on 127.0.0.1 with a
+// A local fake of Clerk's Backend API (users, organizations, memberships, also
+// instance-wide at /v1/organization_memberships) for tests of
+// `clerksync.fcgi backfill` / `reconcile` / `sync`. HTTPS on 127.0.0.1 with a
 // throwaway CA (caFile), Bearer auth, Clerk's pagination shapes, a sliding
 // window rate limit answering 429 + Retry-After, and fault injection.
 //
@@ -12,6 +13,8 @@
 //     fc.deleteMembership(id)
 //   fc.requests [{ t, method, path, query, status }], fc.maxInWindow(ms), fc.count429, fc.authFailures
 //   fc.failNext(n, status), fc.failEvery(k), fc.delayMs, fc.slowNext(n, ms), fc.hangNext(n)
+//   fc.override(path, status, body): GET path answered so (body: object, or a string sent
+//     as it is), until fc.override(path) removes it
 //   await fc.close()
 //
 // Timestamps come from a fake clock (opts.epoch, default 2026-03-31, after
@@ -195,7 +198,12 @@ export async function startFakeClerk(opts = {}) {
     failEvery(k) { faults.every = k; faults.counter = 0; },
     slowNext(n, ms) { faults.slow = n; faults.slowMs = ms; },
     hangNext(n) { faults.hang = n; },
+    override(p, status, body) {
+      if (status === undefined) overrides.delete(p);
+      else overrides.set(p, [status, body]);
+    },
   };
+  const overrides = new Map();
   const faults = { fail: 0, failStatus: 500, every: 0, counter: 0, slow: 0, slowMs: 0, hang: 0 };
 
   // Shallow patch; updated_at bumped strictly (an explicit later patch.updated_at wins).
@@ -251,6 +259,7 @@ export async function startFakeClerk(opts = {}) {
     if (seg[1] === 'users' && seg[2] === 'count' && seg.length === 3) return [200, { object: 'total_count', total_count: users.size }];
     if (seg[1] === 'users' && seg.length === 3) return one(users.get(seg[2]));
     if (seg[1] === 'organizations' && seg.length === 2) return listed(organizations.values(), true);
+    if (seg[1] === 'organization_memberships' && seg.length === 2) return listed([...memberships.values()].map(view), true);
     if (seg[1] === 'organizations' && seg.length === 3) return one(organizations.get(seg[2]));
     if (seg[1] === 'organizations' && seg[3] === 'memberships' && seg.length === 4) {
       if (!organizations.has(seg[2])) return [404, errorBody(404)];
@@ -303,6 +312,13 @@ export async function startFakeClerk(opts = {}) {
     }
     const answer = () => {
       if (status) return send(status, errorBody(status), status === 429 ? { 'Retry-After': '1' } : {});
+      if (overrides.has(u.pathname)) {
+        const [st, body] = overrides.get(u.pathname);
+        if (typeof body !== 'string') return send(st, body);
+        rec.status = st;
+        res.writeHead(st, { 'Content-Type': 'text/html' });
+        return void res.end(body);
+      }
       const [st, body] = route(req.method, u.pathname, u.searchParams);
       send(st, body);
     };

@@ -16,8 +16,11 @@ export const TEST_SERVER_ARGS = [
 ];
 
 export class MariaDB {
-  constructor({ dir, port, database = 'clerksync', user = 'clerksync', password, timeZone, serverArgs = TEST_SERVER_ARGS } = {}) {
+  // tls: { ca, cert, key } (PEM files, e.g. from makeTlsFiles) to accept
+  // TLS connections; clients choose whether to use it.
+  constructor({ dir, port, database = 'clerksync', user = 'clerksync', password, timeZone, serverArgs = TEST_SERVER_ARGS, tls } = {}) {
     this.serverArgs = serverArgs;
+    this.tls = tls;
     this.dir = dir;
     this.port = port;
     this.database = database;
@@ -72,6 +75,7 @@ export class MariaDB {
       '--collation-server=utf8mb4_unicode_ci',
     ];
     if (this.timeZone) args.push(`--default-time-zone=${this.timeZone}`);
+    if (this.tls) args.push(`--ssl-ca=${this.tls.ca}`, `--ssl-cert=${this.tls.cert}`, `--ssl-key=${this.tls.key}`);
     if (isRoot) args.push('--user=root');
     this.child = spawnTracked(need('mariadbd'), args, { stdio: 'ignore', detached: true });
     const child = this.child;
@@ -183,6 +187,42 @@ export class MariaDB {
   async close() {
     await this.stop();
   }
+}
+
+// A throwaway CA and a server certificate it signed, for 127.0.0.1 and
+// localhost, made with the openssl CLI in dir; also a second CA that signed
+// nothing here, and a certificate of the first CA for another host name.
+// Returns their paths: { ca, cert, key, otherCa, wrongNameCert, wrongNameKey }.
+export function makeTlsFiles(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const f = (n) => path.join(dir, n);
+  const cnf = f('openssl.cnf');
+  const srv = (name, san) => [
+    `[${name}]`, 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage = serverAuth', `subjectAltName = ${san}`, 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid,issuer',
+  ];
+  fs.writeFileSync(cnf, [
+    '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = clerksync-test',
+    '[v3_ca]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash',
+    ...srv('v3_srv', 'IP:127.0.0.1,DNS:localhost'),
+    ...srv('v3_wrong', 'DNS:db.elsewhere.example'), '',
+  ].join('\n'));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const run = (args) => execFileSync(need('openssl'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ca = (name, cn) => run(['req', '-x509', '-config', cnf, '-extensions', 'v3_ca', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`), '-days', '2', '-subj', `/CN=${cn}`]);
+  const cert = (name, cn, ext) => {
+    run(['req', '-new', '-config', cnf, ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`]);
+    run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-out', f(`${name}.pem`), '-days', '2',
+      '-set_serial', '0x' + crypto.randomBytes(8).toString('hex'), '-extfile', cnf, '-extensions', ext]);
+  };
+  ca('ca', 'clerksync throwaway CA');
+  ca('other-ca', 'clerksync other throwaway CA');
+  cert('server', '127.0.0.1', 'v3_srv');
+  cert('wrong-name', 'db.elsewhere.example', 'v3_wrong');
+  return {
+    ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), otherCa: f('other-ca.pem'),
+    wrongNameCert: f('wrong-name.pem'), wrongNameKey: f('wrong-name.key'),
+  };
 }
 
 export async function startTempMariaDB(opts = {}) {

@@ -100,6 +100,18 @@ good(void)
 	    "Backend API settings");
 	config_free(&cf);
 	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.db_tls == CONFIG_TLS_OFF && cf.db_tls_ca == NULL,
+	    "db_tls: off by default");
+	config_free(&cf);
+	ok(load(BASE "db_tls = on\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.db_tls == CONFIG_TLS_ON && cf.db_tls_ca == NULL, "db_tls = on");
+	config_free(&cf);
+	ok(load(BASE "db_tls = verify\ndb_tls_ca = /etc/passwd\n", NULL, &cf,
+	    err, sizeof(err)) == 0 && cf.db_tls == CONFIG_TLS_VERIFY &&
+	    strcmp(cf.db_tls_ca, "/etc/passwd") == 0,
+	    "db_tls = verify with db_tls_ca");
+	config_free(&cf);
+	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
 	    cf.clerk_secret_key == NULL && strcmp(cf.clerk_api_url,
 	    "https://api.clerk.com") == 0 && cf.clerk_ca_file == NULL &&
 	    cf.rate_requests == 50 && cf.rate_seconds == 10,
@@ -128,6 +140,16 @@ good(void)
 		ok(load("db_user=a\ndb_name=b\n", e, &cf, err, sizeof(err)) ==
 		    0 && cf.keys[0].key[0] == 0x31,
 		    "CLERKSYNC_SIGNING_SECRET wins over Clerk's name");
+		config_free(&cf);
+	}
+	{
+		const char *const e[] = { "CLERKSYNC_MAX_BODY=",
+		    "CLERKSYNC_DB_PASSWORD=", NULL };
+
+		ok(load(BASE "max_body = 10\n", e, &cf, err, sizeof(err)) ==
+		    0 && cf.max_body == CONFIG_MAX_BODY_DEFAULT &&
+		    cf.db_password == NULL,
+		    "an empty environment value is the key left out");
 		config_free(&cf);
 	}
 	{
@@ -204,6 +226,12 @@ bad(void)
 		{ BASE "clerk_rate_limit = 100\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 0/10\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 10/0\n", "clerk_rate_limit" },
+		{ BASE "db_tls = yes\n", "db_tls" },
+		{ BASE "db_tls = VERIFY\n", "db_tls" },
+		{ BASE "db_tls_ca = /etc/passwd\n", "db_tls_ca" },
+		{ BASE "db_tls = on\ndb_tls_ca = /etc/passwd\n", "db_tls_ca" },
+		{ BASE "db_tls = verify\ndb_tls_ca = /nonexistent/ca.pem\n",
+		    "db_tls_ca" },
 		{ "signing_secret = " SECRET "\ndatabase_url = postgres://x/y\n",
 		    "database_url" },
 		{ "signing_secret = " SECRET "\ndatabase_url = mysql://u:p@h\n",
@@ -226,11 +254,153 @@ bad(void)
 	}
 }
 
+/* Trailing comments and quoted values, as the README documents them. */
+static void
+syntax(void)
+{
+	static const struct {
+		const char	*line;
+		const char	*want;	/* db_password; NULL: unset */
+	} cases[] = {
+		{ "db_password = pw   # the password\n", "pw" },
+		{ "db_password = pw\t# tab, then a comment\n", "pw" },
+		{ "db_password = pa#ss\n", "pa#ss" },
+		{ "db_password =#x\n", "#x" },
+		{ "db_password = pa #ss\n", "pa" },
+		{ "db_password = # only a comment\n", NULL },
+		{ "db_password = a=b\n", "a=b" },
+		{ "db_password = a b  \r\n", "a b" },
+		{ "db_password = \"pa #ss\"  # quoted\n", "pa #ss" },
+		{ "db_password = \"a\\\"b\\\\c\"\n", "a\"b\\c" },
+		{ "db_password=\t\" sp \"\t#c\r\n", " sp " },
+		{ "db_password = \"\"\n", NULL },
+		{ "db_password = \"#\"\n", "#" },
+		{ "db_password = \"x\"", "x" },
+		{ "  db_password   =   y", "y" },
+	};
+	struct config	 cf;
+	char		 text[512], err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), BASE "%s", cases[i].line);
+		ok(load(text, NULL, &cf, err, sizeof(err)) == 0 &&
+		    (cases[i].want == NULL ? cf.db_password == NULL :
+		    cf.db_password != NULL &&
+		    strcmp(cf.db_password, cases[i].want) == 0),
+		    "syntax %zu: db_password is %s%s%s (%s)", i,
+		    cases[i].want ? "'" : "", cases[i].want ? cases[i].want :
+		    "unset", cases[i].want ? "'" : "", err);
+		config_free(&cf);
+	}
+
+	/* The README's own examples of issue 14. */
+	ok(load(BASE "db_name = acct_app   # the database\n"
+	    "log_file = clerksync.log  # optional\n"
+	    "signing_secret = " SECRET "  " SECRET2 "  # both, rotating\n"
+	    "events = users organizations   # not memberships\n"
+	    "max_body = 2048 # bytes\n", NULL, &cf, err, sizeof(err)) == 0 &&
+	    strcmp(cf.db_name, "acct_app") == 0 &&
+	    strcmp(cf.log_file, "clerksync.log") == 0 && cf.nkeys == 2 &&
+	    cf.events == (CONFIG_EVENTS_USERS | CONFIG_EVENTS_ORGANIZATIONS) &&
+	    cf.max_body == 2048, "comments after values of every kind: %s",
+	    err);
+	config_free(&cf);
+}
+
+/* A 3-byte piece of value in text: the message shows part of it. */
+static int
+echoes(const char *text, const char *value)
+{
+	char	 gram[4];
+	size_t	 i;
+
+	for (i = 0; i + 3 <= strlen(value); i++) {
+		memcpy(gram, value + i, 3);
+		gram[3] = '\0';
+		if (strstr(text, gram) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Issue 15: a message names the key (or the line), never a byte of the
+ * value, whatever is wrong with the line or the value.
+ */
+static void
+no_echo(void)
+{
+	static const struct {
+		const char	*line;
+		const char	*value;
+		const char	*names;
+	} cases[] = {
+		{ "db_password: S3cr3tPa55=x", "S3cr3tPa55=x", "db_password" },
+		/* whsec_ is in the key's own name: the rest is checked. */
+		{ "signing_secret = whsec_BAD%", "BAD%", "signing_secret" },
+		{ "bogus = SECRET", "SECRET", "bogus" },
+		{ "S3cr3tPa55Word", "S3cr3tPa55Word", ":4:" },
+		{ "Db_Password = S3cr3tZZ", "Db_Password = S3cr3tZZ", ":4:" },
+		{ "db_password S3cr3tZZ", "S3cr3tZZ", "db_password" },
+		{ "db_password = \"S3cr3tZZ", "S3cr3tZZ", "db_password" },
+		{ "db_password = \"S3cr\\q3tZZ\"", "S3cr\\q3tZZ",
+		    "db_password" },
+		{ "db_password = \"S3cr3t\" ZZQQ", "S3cr3t\" ZZQQ",
+		    "db_password" },
+		{ "= S3cr3tZZ", "S3cr3tZZ", ":4:" },
+		{ "signing_secret = whsec_S3cr3tZZ!!", "_S3cr3tZZ!!",
+		    "signing_secret" },
+		{ "signing_secret = whsec_QQ== whsec_WQ:x", "WQ:x",
+		    "signing_secret" },
+		{ "max_body = S3cr3tZZ", "S3cr3tZZ", "max_body" },
+		{ "db_port = S3cr3tZZ", "S3cr3tZZ", "db_port" },
+		{ "log_level = S3cr3tZZ", "S3cr3tZZ", "log_level" },
+		{ "events = S3cr3tZZ", "S3cr3tZZ", "events" },
+		{ "table_prefix = S3cr3t-ZZ", "S3cr3t-ZZ", "table_prefix" },
+		{ "db_host = S3cr3tZZ:x", "S3cr3tZZ:x", "db_host" },
+		{ "clerk_api_url = S3cr3tZZ", "S3cr3tZZ", "clerk_api_url" },
+		{ "clerk_rate_limit = S3cr3tZZ", "S3cr3tZZ",
+		    "clerk_rate_limit" },
+		{ "database_url = S3cr3tZZ", "S3cr3tZZ", "database_url" },
+		{ "database_url = mysql://u:S3cr3tZZ@h", "S3cr3tZZ",
+		    "database_url" },
+		{ "clerk_secret_key = S3cr3t ZZQQ", "S3cr3t ZZQQ",
+		    "clerk_secret_key" },
+		{ "keep_deleted_data = S3cr3tZZ", "S3cr3tZZ",
+		    "keep_deleted_data" },
+	};
+	struct config	 cf;
+	char		 text[512], err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* The case is line 4 of the file. */
+		snprintf(text, sizeof(text), "signing_secret = " SECRET
+		    "\ndb_user = app\ndb_name = appdb\n%s\n", cases[i].line);
+		ok(load(text, NULL, &cf, err, sizeof(err)) == -1 &&
+		    strstr(err, cases[i].names) != NULL &&
+		    !echoes(err, cases[i].value),
+		    "no echo %zu: names %s, shows nothing of the value: %s", i,
+		    cases[i].names, err);
+		config_free(&cf);
+	}
+	{
+		const char *const e[] = { "CLERKSYNC_DB_PORT=S3cr3tZZ", NULL };
+
+		ok(load(BASE, e, &cf, err, sizeof(err)) == -1 &&
+		    strstr(err, "db_port") != NULL && !echoes(err, "S3cr3tZZ"),
+		    "no echo of an environment value: %s", err);
+		config_free(&cf);
+	}
+}
+
 static void
 search(void)
 {
 	struct config	 cf;
-	char		 err[256], dir[] = "/tmp/clerksync-cfXXXXXX", path[300];
+	char		 err[1024], path[300];
+	char		 dir[] = "/tmp/clerksync-cfXXXXXX";
 	FILE		*f;
 
 	if (mkdtemp(dir) == NULL)
@@ -257,16 +427,56 @@ search(void)
 		memset(&cf, 0, sizeof(cf));
 		fake_env = e;
 		ok(config_load(&cf, dir, env, err, sizeof(err)) == -1 &&
-		    strstr(err, "CLERKSYNC_CONFIG") != NULL,
-		    "a missing CLERKSYNC_CONFIG file is an error: %s", err);
+		    strstr(err, "CLERKSYNC_CONFIG") != NULL &&
+		    strstr(err, var + 17) != NULL &&
+		    strstr(err, "No such file") != NULL &&
+		    strstr(err, "uid ") != NULL,
+		    "a missing CLERKSYNC_CONFIG file is an error naming the "
+		    "path, the reason and the user: %s", err);
+		config_free(&cf);
+		snprintf(var, sizeof(var), "CLERKSYNC_CONFIG=%s", dir);
+		memset(&cf, 0, sizeof(cf));
+		ok(config_load(&cf, dir, env, err, sizeof(err)) == -1 &&
+		    strstr(err, dir) != NULL &&
+		    strstr(err, "Is a directory") != NULL &&
+		    strstr(err, "not found") == NULL,
+		    "a config that cannot be read says why: %s", err);
 		config_free(&cf);
 		snprintf(var, sizeof(var), "CLERKSYNC_CONFIG=%s", path);
 		memset(&cf, 0, sizeof(cf));
 		ok(config_load(&cf, NULL, env, err, sizeof(err)) == 0 &&
 		    strcmp(cf.path, path) == 0, "CLERKSYNC_CONFIG is read");
 		config_free(&cf);
+		f = fopen(path, "w");
+		fputs("signing_secret = " SECRET "\ndb_user = app\n", f);
+		fclose(f);
+		memset(&cf, 0, sizeof(cf));
+		ok(config_load(&cf, NULL, env, err, sizeof(err)) == -1 &&
+		    strstr(err, "db_name: not set (in ") == err &&
+		    strstr(err, path) != NULL && strstr(err, "read as ") != NULL,
+		    "a bad setting names the file it was read from: %s", err);
+		config_free(&cf);
 	}
 	unlink(path);
+	{
+		const char *const e[] = { NULL };
+		char	 want[400], who[64];
+
+		memset(&cf, 0, sizeof(cf));
+		fake_env = e;
+		snprintf(want, sizeof(want), "%s/" CONFIG_FILE_NAME, dir);
+		snprintf(who, sizeof(who), "uid %lu)",
+		    (unsigned long)geteuid());
+		ok(config_load(&cf, dir, env, err, sizeof(err)) == -1 &&
+		    strstr(err, "signing_secret: not set") == err &&
+		    strstr(err, "CLERKSYNC_CONFIG is not set") != NULL &&
+		    strstr(err, want) != NULL && strstr(err, who) != NULL &&
+		    strstr(err, "/" CONFIG_FILE_PREFIX) != NULL &&
+		    strcmp(cf.path, "") == 0,
+		    "no file: the error lists every place looked, and the "
+		    "user: %s", err);
+		config_free(&cf);
+	}
 	rmdir(dir);
 }
 
@@ -275,6 +485,8 @@ main(void)
 {
 	good();
 	bad();
+	syntax();
+	no_echo();
 	search();
 	return done_testing();
 }

@@ -3,6 +3,7 @@
  * over bad payloads.
  * SPDX-License-Identifier: ISC
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,9 @@ fixtures(void)
 	    text_is(esc.user.last_name, "\xc3\x85ngstr\xc3\xb6m \xf0\x9f\x9a\x80")
 	    && text_is(esc.user.email, "zoe.angstrom@example.org") &&
 	    esc.user.updated_at == ev.user.updated_at &&
-	    text_is(esc.user.image_url, ev.user.image_url.p),
+	    esc.user.image_url.len == ev.user.image_url.len &&
+	    memcmp(esc.user.image_url.p, ev.user.image_url.p,
+	    ev.user.image_url.len) == 0,
 	    "escapes decode to the same values");
 	done(&esc, &g2, t2);
 	ok(parse_file("user.created.compact.json", 0, &esc, &g2, &t2) == 0 &&
@@ -256,12 +259,12 @@ bad_members(void)
 		    "organization id not a Clerk id" },
 		{ M("{\"id\":\"org_\\u00001\",\"updated_at\":4}", ""), 0,
 		    "organization id holding U+0000" },
-		{ M(O, ",\"permissions\":\"org:x\""), 0,
-		    "permissions a string" },
-		{ M(O, ",\"permissions\":[1]"), 0,
-		    "permissions not strings" },
+		{ M(O, ",\"permissions\":\"org:x\""), 1,
+		    "permissions a string: NULL" },
+		{ M(O, ",\"permissions\":[1]"), 1,
+		    "permissions not strings: NULL" },
 		{ M(O, ",\"permissions\":null"), 1, "permissions null" },
-		{ M(O, ",\"role\":7"), 0, "role a number" },
+		{ M(O, ",\"role\":7"), 1, "role a number: NULL" },
 		{ "{\"type\":\"organizationMembership.updated\",\"data\":"
 		    "{\"id\":\"orgmem_1\",\"updated_at\":5,\"organization\""
 		    ":" O "}}", 0, "no public_user_data" },
@@ -278,8 +281,8 @@ bad_members(void)
 		    "\"public_user_data\":{\"user_id\":\"user_1\"}}}", 1,
 		    "a delete needs no updated_at" },
 		{ "{\"type\":\"organization.updated\",\"data\":{\"id\":"
-		    "\"org_1\",\"updated_at\":4,\"name\":[]}}", 0,
-		    "organization name not a string" },
+		    "\"org_1\",\"updated_at\":4,\"name\":[]}}", 1,
+		    "organization name not a string: NULL" },
 		{ "{\"type\":\"organization.updated\",\"data\":{\"id\":"
 		    "\"org_1\"}}", 0, "organization.updated without updated_at" },
 		{ "{\"type\":\"organization.deleted\",\"data\":{\"id\":"
@@ -352,21 +355,12 @@ bad(void)
 		    "\"updated_at\":9007199254740993}}", "updated_at" },
 		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\","
 		    "\"updated_at\":\"5\"}}", "updated_at" },
-		{ U(",\"first_name\":5"), "first_name" },
-		{ U(",\"last_name\":[]"), "last_name" },
-		{ U(",\"username\":true"), "username" },
 		{ U(",\"banned\":\"no\""), "banned" },
 		{ U(",\"locked\":1"), "locked" },
-		{ U(",\"created_at\":\"x\""), "created_at" },
-		{ U(",\"last_sign_in_at\":-5"), "last_sign_in_at" },
-		{ U(",\"external_id\":{}"), "external_id" },
-		{ U(",\"primary_email_address_id\":\"e\","
-		    "\"email_addresses\":{}"), "email_addresses" },
-		{ U(",\"primary_email_address_id\":\"e\","
-		    "\"email_addresses\":[1]"), "email_addresses" },
-		{ U(",\"primary_email_address_id\":\"e\",\"email_addresses\":"
-		    "[{\"id\":\"e\",\"email_address\":5}]"), "email_addresses" },
-		{ U(",\"primary_phone_number_id\":1"), "phone_numbers" },
+		{ "{\"type\":\"user.deleted\",\"data\":{\"id\":\"user_\\ud800\"}}",
+		    "data.id" },
+		{ "{\"type\":\"user.\\udc00\",\"data\":{}}", "type" },
+		{ "{\"type\":\"user.updated\",\"data\":" "[[[[" "}", "JSON" },
 		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\"}} x",
 		    "JSON" },
 		{ "{\"type\":\"user.created\",\"data\":{\"id\":\"user_1\",}}",
@@ -389,7 +383,7 @@ bad(void)
 	}
 }
 
-/* Found by fuzz_event: the scanner and cJSON must agree on every member. */
+/* Found by fuzz_event: every member is read as sent, names decoded. */
 static void
 fuzzed(void)
 {
@@ -398,9 +392,10 @@ fuzzed(void)
 		    "\"updated_at\":1}}",
 		"{\"type\":\"user.created\\u0000x\",\"data\":{\"id\":\"user_a\","
 		    "\"updated_at\":1}}",
-		"{\"type\":\"user.created\",\"da\\u0000ta\":{},\"data\":{\"id\":"
-		    "\"user_a\",\"updated_at\":1}}",
 	};
+	const char	*nulname = "{\"type\":\"user.created\",\"data\\u0000\":"
+	    "{\"id\":\"user_b\",\"updated_at\":2},\"data\":{\"id\":\"user_a\","
+	    "\"updated_at\":1}}";
 	const char	*twice = "{\"type\":\"user.created\",\"d\\u0061ta\":"
 	    "{\"id\":\"user_a\",\"updated_at\":1},\"data\":{\"id\":\"user_b\","
 	    "\"updated_at\":2}}";
@@ -416,10 +411,15 @@ fuzzed(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ok(event_parse(bad[i], strlen(bad[i]), 0, CONFIG_EVENTS_ALL, &ev, &why) == -1,
-		    "U+0000 in type, id or a member name refused (%zu): %s", i,
+		    "U+0000 in type or id refused (%zu): %s", i,
 		    why ? why : "accepted");
 		event_free(&ev);
 	}
+	ok(event_parse(nulname, strlen(nulname), 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && strcmp(ev.object_id, "user_a") == 0 &&
+	    ev.user.updated_at == 1 && text_has(ev.user.clerk_data, "user_a"),
+	    "\"data\\u0000\" is not \"data\": the real one is read");
+	event_free(&ev);
 	ok(event_parse(twice, strlen(twice), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
 	    strcmp(ev.object_id, "user_a") == 0 && ev.user.updated_at == 1 &&
 	    text_has(ev.user.clerk_data, "user_a") &&
@@ -452,9 +452,10 @@ edges(void)
 		memcpy(name, "\xf0\x9f\x9a\x80", 4);
 		memset(name + 4, 'x', (size_t)n - 1);
 		snprintf(body, sizeof(body), U(",\"first_name\":\"%s\""), name);
-		ok((event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0) ==
-		    (n == 256), "a name of %d characters is %s", n,
-		    n == 256 ? "accepted" : "refused");
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why) == 0 && (ev.user.first_name.p != NULL) == (n == 256)
+		    && (ev.warning != NULL) == (n == 257), "a name of %d "
+		    "characters is %s", n, n == 256 ? "kept" : "NULL, warned");
 		event_free(&ev);
 	}
 
@@ -485,7 +486,10 @@ edges(void)
 	    "primary by id, not position; null verification; null metadata");
 	event_free(&ev);
 
-	/* MariaDB refuses JSON nested 32 deep: store NULL, keep syncing. */
+	/*
+	 * MariaDB refuses JSON nested 32 deep: clerk_data goes without the
+	 * deep member, and the rest syncs.
+	 */
 	for (d = 29; d <= 31; d++) {
 		char *p = body;
 
@@ -495,12 +499,274 @@ edges(void)
 		memset(p + d, ']', (size_t)d);
 		strcpy(p + 2 * d, "}}");
 		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev, &why) == 0 &&
-		    (ev.user.clerk_data.p == NULL) == (d + 1 > 
+		    text_has(ev.user.clerk_data, "\"user_1\"") &&
+		    text_has(ev.user.clerk_data, "unsafe_metadata") == (d + 1 <=
 		    EVENT_JSON_DEPTH_MAX) && (ev.warning != NULL) == (d + 1 >
-		    EVENT_JSON_DEPTH_MAX), "data nested %d deep: clerk_data %s",
-		    d + 1, d + 1 > EVENT_JSON_DEPTH_MAX ? "NULL" : "kept");
+		    EVENT_JSON_DEPTH_MAX), "data nested %d deep: unsafe_metadata "
+		    "%s", d + 1, d + 1 > EVENT_JSON_DEPTH_MAX ? "left out" :
+		    "kept");
 		event_free(&ev);
 	}
+}
+
+/*
+ * What an end user can put in an event refuses nothing: the column is
+ * NULL (clerk_data: without the member) with a warning naming it, and
+ * the rest of the event, banned included, is read.
+ */
+#define B(extra) U(",\"banned\":true" extra)
+
+static void
+degraded(void)
+{
+	static const struct {
+		const char	*body;
+		size_t		 field;	/* offsetof a struct event_text */
+		const char	*warn;	/* NULL: stored, no warning */
+		const char	*what;
+	} cases[] = {
+		{ B(",\"first_name\":5"), offsetof(struct event, user.first_name),
+		    "first_name", "first_name a number" },
+		{ B(",\"last_name\":[]"), offsetof(struct event, user.last_name),
+		    "last_name", "last_name an array" },
+		{ B(",\"username\":true"), offsetof(struct event, user.username),
+		    "username", "username a boolean" },
+		{ B(",\"external_id\":{}"), offsetof(struct event,
+		    user.external_id), "external_id", "external_id an object" },
+		{ B(",\"image_url\":1"), offsetof(struct event, user.image_url),
+		    "image_url", "image_url a number" },
+		{ B(",\"first_name\":\"a\\ud800b\""), offsetof(struct event,
+		    user.first_name), "first_name", "a lone high surrogate" },
+		{ B(",\"last_name\":\"\\udc00\""), offsetof(struct event,
+		    user.last_name), "last_name", "a lone low surrogate" },
+		{ B(",\"primary_email_address_id\":\"e\",\"email_addresses\":{}"),
+		    offsetof(struct event, user.email), "email_addresses",
+		    "email_addresses an object" },
+		{ B(",\"primary_email_address_id\":\"e\",\"email_addresses\":[1]"),
+		    offsetof(struct event, user.email), "email_addresses",
+		    "an email element a number" },
+		{ B(",\"primary_email_address_id\":\"e\",\"email_addresses\":"
+		    "[{\"id\":\"e\",\"email_address\":5}]"), offsetof(struct event,
+		    user.email), "email_addresses", "an address a number" },
+		{ B(",\"primary_phone_number_id\":1,\"phone_numbers\":[]"),
+		    offsetof(struct event, user.phone), "phone_numbers",
+		    "primary phone id a number" },
+		{ B(",\"public_metadata\":{\"a\":\"\\ud83d\"}"), offsetof(struct event,
+		    user.public_metadata), "public_metadata",
+		    "a lone surrogate in public_metadata" },
+	};
+	struct event		 ev;
+	struct event_text	*t;
+	const char		*why;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = event_parse(cases[i].body, strlen(cases[i].body), 0,
+		    CONFIG_EVENTS_ALL, &ev, &why);
+		t = (struct event_text *)(void *)((char *)&ev + cases[i].field);
+		ok(rc == 0 && ev.user.banned == 1 && ev.user.updated_at == 5 &&
+		    t->p == NULL && ev.warning != NULL &&
+		    strstr(ev.warning, cases[i].warn) != NULL &&
+		    strstr(ev.warning, "NULL") != NULL,
+		    "%s: NULL, warned (%s)", cases[i].what, rc == 0 ?
+		    (ev.warning ? ev.warning : "no warning") : why);
+		event_free(&ev);
+	}
+}
+
+/* Text is stored byte for byte; JSON as sent, or without what cannot be. */
+static void
+verbatim(void)
+{
+	static const char nul[] = B(",\"first_name\":\"ab\\u0000cd\","
+	    "\"unsafe_metadata\":{\"a\\u0000b\":1}");
+	static const char lone[] = B(",\"public_metadata\":{\"p\":1},"
+	    "\"unsafe_metadata\":{\"\\ud800\":1},\"private_metadata\":{\"s\":1}");
+	static const char ints[] = B(",\"created_at\":\"x\","
+	    "\"last_sign_in_at\":-5");
+	char		*body, *p;
+	struct event	 ev;
+	const char	*why;
+	int		 n;
+
+	ok(event_parse(nul, sizeof(nul) - 1, 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && ev.user.first_name.len == 5 &&
+	    memcmp(ev.user.first_name.p, "ab\0cd", 5) == 0 &&
+	    text_has(ev.user.clerk_data, "{\"a\\u0000b\":1}") &&
+	    ev.warning == NULL, "\\u0000 in a name and a member name: as sent");
+	event_free(&ev);
+	ok(event_parse(lone, sizeof(lone) - 1, 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && ev.user.banned == 1 &&
+	    text_is(ev.user.public_metadata, "{\"p\":1}") &&
+	    text_has(ev.user.clerk_data, "\"public_metadata\":{\"p\":1}") &&
+	    !text_has(ev.user.clerk_data, "unsafe_metadata") &&
+	    !text_has(ev.user.clerk_data, "private_metadata") &&
+	    json_validate(ev.user.clerk_data.p, ev.user.clerk_data.len,
+	    NULL) == 0 && ev.warning != NULL &&
+	    strstr(ev.warning, "clerk_data") != NULL,
+	    "a lone surrogate in unsafe_metadata: clerk_data without it");
+	event_free(&ev);
+	ok(event_parse(ints, sizeof(ints) - 1, 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && ev.user.created_at == -1 &&
+	    ev.user.last_sign_in_at == -1 && ev.user.banned == 1 &&
+	    ev.warning != NULL && strstr(ev.warning, "created_at") != NULL,
+	    "created_at and last_sign_in_at not integers: NULL, warned");
+	event_free(&ev);
+
+	/* 63 deep (the body 65), and 100,000 deep: the keyed fields read. */
+	for (n = 63; n <= 100000; n = n == 63 ? 100000 : n + 1) {
+		body = malloc((size_t)n * 2 + 256);
+		p = body + sprintf(body, "{\"type\":\"user.updated\",\"data\":{"
+		    "\"id\":\"user_1\",\"unsafe_metadata\":");
+		memset(p, '[', (size_t)n);
+		memset(p + n, ']', (size_t)n);
+		strcpy(p + 2 * n, ",\"updated_at\":5,\"banned\":true,"
+		    "\"public_metadata\":{\"p\":1}}}");
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why) == 0 && strcmp(ev.object_id, "user_1") == 0 &&
+		    ev.user.updated_at == 5 && ev.user.banned == 1 &&
+		    text_is(ev.user.public_metadata, "{\"p\":1}") &&
+		    !text_has(ev.user.clerk_data, "unsafe_metadata") &&
+		    text_has(ev.user.clerk_data, "\"updated_at\":5"),
+		    "unsafe_metadata %d deep: applied without it", n);
+		event_free(&ev);
+		/* Unclosed: not JSON, and the keyed fields are not read. */
+		p[n] = '\0';
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why) == -1 && strstr(why, "JSON") != NULL,
+		    "unsafe_metadata %d deep, unclosed: refused", n);
+		event_free(&ev);
+		free(body);
+	}
+}
+
+/*
+ * Each value is decoded by cJSON over its span: every escape, U+0000
+ * anywhere in the text (a NUL byte each, the length kept), pairs; numbers
+ * and booleans as cJSON reads them, and what is not an integer refused.
+ */
+static void
+decoded(void)
+{
+	static const struct {
+		const char	*json;	/* first_name as sent */
+		const char	*text;
+		size_t		 len;
+	} names[] = {
+		{ "\"\"", "", 0 },
+		{ "\"ab\\u0000cd\"", "ab\0cd", 5 },
+		{ "\"\\u0000\"", "\0", 1 },
+		{ "\"\\u0000\\u0000x\\u0000\"", "\0\0x\0", 4 },
+		{ "\"\\u0000a\\\\u0000\"", "\0a\\u0000", 8 },
+		{ "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t", 8 },
+		{ "\"\\u00e9\\u20AC\"", "\xc3\xa9\xe2\x82\xac", 5 },
+		{ "\"\\ud83d\\ude80!\\u0000\"", "\xf0\x9f\x9a\x80!\0", 6 },
+		{ "\"\xc3\xa9\\u0041\"", "\xc3\xa9" "A", 3 },
+	};
+	static const struct {
+		const char	*json;	/* updated_at as sent */
+		long long	 want;	/* -1: refused */
+	} ints[] = {
+		{ "7", 7 }, { "0", 0 }, { "1e3", 1000 }, { "5.0", 5 },
+		{ "9007199254740991", 9007199254740991LL }, { "5.5", -1 },
+		{ "9007199254740992", -1 }, { "-1", -1 }, { "1e400", -1 },
+		{ "\"5\"", -1 }, { "true", -1 },
+		{ "1000000000000000000000000000000000000000000000000000000000000"
+		    "0000", -1 },
+		/* 64 characters or more: no integer, whatever a double says. */
+		{ "5.000000000000000000000000000000000000000000000000000000000000"
+		    "01", -1 },
+		{ "0.000000000000000000000000000000000000000000000000000000000000"
+		    "01e99", -1 },
+	};
+	static const struct {
+		const char	*json;	/* banned as sent */
+		int		 want;	/* -1: refused */
+	} bools[] = {
+		{ "true", 1 }, { "false", 0 }, { "null", 0 }, { "1", -1 },
+		{ "\"true\"", -1 }, { "[]", -1 },
+	};
+	char		 body[512];
+	struct event	 ev;
+	const char	*why;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(body, sizeof(body), U(",\"first_name\":%s"),
+		    names[i].json);
+		ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why) == 0 && ev.user.first_name.p != NULL &&
+		    ev.user.first_name.len == names[i].len &&
+		    memcmp(ev.user.first_name.p, names[i].text,
+		    names[i].len) == 0 && ev.warning == NULL,
+		    "first_name %s decoded, %zu bytes", names[i].json,
+		    names[i].len);
+		event_free(&ev);
+	}
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		snprintf(body, sizeof(body), "{\"type\":\"user.updated\","
+		    "\"data\":{\"id\":\"user_1\",\"updated_at\":%s}}",
+		    ints[i].json);
+		rc = event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why);
+		ok(ints[i].want == -1 ? rc == -1 && strstr(why,
+		    "updated_at") != NULL : rc == 0 &&
+		    ev.user.updated_at == ints[i].want,
+		    "updated_at %.20s: %s", ints[i].json, ints[i].want == -1 ?
+		    "refused" : "read");
+		event_free(&ev);
+	}
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		snprintf(body, sizeof(body), U(",\"banned\":%s"),
+		    bools[i].json);
+		rc = event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+		    &why);
+		ok(bools[i].want == -1 ? rc == -1 && strstr(why, "banned") !=
+		    NULL : rc == 0 && ev.user.banned == bools[i].want,
+		    "banned %s: %s", bools[i].json, bools[i].want == -1 ?
+		    "refused" : "read");
+		event_free(&ev);
+	}
+	snprintf(body, sizeof(body), U(",\"primary_email_address_id\":"
+	    "\"e\\u0031\",\"email_addresses\":[{\"id\":\"e1\",\"email_address\":"
+	    "\"a@x\",\"verification\":{\"status\":\"verifie\\u0064\"}}]"));
+	ok(event_parse(body, strlen(body), 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && text_is(ev.user.email, "a@x") &&
+	    ev.user.email_verified == 1, "escaped primary id and status");
+	event_free(&ev);
+}
+
+/* The organization side: the same rule. */
+static void
+degraded_org(void)
+{
+	static const char org[] = "{\"type\":\"organization.updated\","
+	    "\"data\":{\"id\":\"org_1\",\"updated_at\":4,\"name\":\"a\\udbffb\","
+	    "\"slug\":\"s\",\"public_metadata\":{\"x\":\"\\udbff\"}}}";
+	static const char mem[] = "{\"type\":\"organizationMembership.updated\","
+	    "\"data\":{\"id\":\"orgmem_1\",\"updated_at\":5,\"role\":7,"
+	    "\"organization\":{\"id\":\"org_1\",\"updated_at\":4,"
+	    "\"name\":\"n\\u0000m\"},"
+	    "\"public_user_data\":{\"user_id\":\"user_1\"},\"permissions\":[1]}}";
+	struct event	 ev;
+	const char	*why;
+
+	ok(event_parse(org, sizeof(org) - 1, 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && ev.org.name.p == NULL && text_is(ev.org.slug, "s") &&
+	    ev.org.public_metadata.p == NULL && ev.warning != NULL &&
+	    !text_has(ev.org.clerk_data, "public_metadata") &&
+	    text_has(ev.org.clerk_data, "\"slug\""),
+	    "organization: lone surrogates: name and public_metadata NULL");
+	event_free(&ev);
+	ok(event_parse(mem, sizeof(mem) - 1, 0, CONFIG_EVENTS_ALL, &ev,
+	    &why) == 0 && ev.member.role.p == NULL &&
+	    ev.member.permissions.p == NULL && ev.org.name.len == 3 &&
+	    memcmp(ev.org.name.p, "n\0m", 3) == 0 &&
+	    strcmp(ev.member.user_id, "user_1") == 0 && ev.warning != NULL,
+	    "membership: role and permissions NULL, the name byte for byte");
+	event_free(&ev);
 }
 
 int
@@ -512,5 +778,9 @@ main(void)
 	bad();
 	fuzzed();
 	edges();
+	degraded();
+	verbatim();
+	decoded();
+	degraded_org();
 	return done_testing();
 }

@@ -106,7 +106,8 @@ test_head(void)
 		r = HANDLER__MAX;
 		rc = handler_head(&cf, &rq, &r);
 		if (heads[i].want == HANDLER__MAX) {
-			ok(rc == 0 && rq.svix_id == rq.id && rq.len ==
+			/* Not verified yet: the svix-id is not to be logged. */
+			ok(rc == 0 && rq.svix_id == NULL && rq.len ==
 			    strtoul(heads[i].length, NULL, 10),
 			    "%s: read the body", heads[i].name);
 			continue;
@@ -188,6 +189,7 @@ test_decide(void)
 	char			 path[256], ts[32], sig[64], len[32];
 	char			*body;
 	size_t			 i, n;
+	int			 verified;
 
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		c = &bodies[i];
@@ -224,6 +226,16 @@ test_decide(void)
 		    (c->detail == NULL || (rq.detail != NULL &&
 		    strcmp(rq.detail, c->detail) == 0)), "%s: %d %s", c->name,
 		    c->status, handler_rows[c->want].word);
+		/*
+		 * The svix-id is there to be logged only once the signature
+		 * holds and the id is well formed (the cases with a detail
+		 * fail at either).
+		 */
+		verified = c->want != HANDLER_SIGNATURE &&
+		    c->want != HANDLER_TIMESTAMP && c->detail == NULL;
+		ok(verified ? rq.svix_id == rq.id : rq.svix_id == NULL,
+		    "%s: the svix-id %s", c->name, verified ? "may be logged" :
+		    "is not logged");
 		if (r == HANDLER_APPLIED)
 			ok(rq.when == ev.timestamp && rq.when > 0 &&
 			    rq.type != NULL && rq.object != NULL,
@@ -248,6 +260,11 @@ test_table(void)
 		ok(handler_rows[i].status == want[i] && handler_rows[i].word !=
 		    NULL && (handler_rows[i].message == NULL) == (want[i] ==
 		    200), "row %zu: %d %s", i, want[i], handler_rows[i].word);
+	for (i = 0; i < HANDLER__MAX; i++)
+		ok(handler_rows[i].stored == (i == HANDLER_APPLIED ||
+		    i == HANDLER_DUPLICATE || i == HANDLER_STALE),
+		    "row %zu: stored %d (pruning runs only after a 1)", i,
+		    handler_rows[i].stored);
 	ok(handler_store_reply[STORE_APPLIED] == HANDLER_APPLIED &&
 	    handler_store_reply[STORE_DUPLICATE] == HANDLER_DUPLICATE &&
 	    handler_store_reply[STORE_STALE] == HANDLER_STALE,

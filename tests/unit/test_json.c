@@ -39,7 +39,8 @@ validate(void)
 		{ "\"\\u12g4\"", 0 }, { "\"tab\there\"", 0 },
 		{ "{} {}", 0 }, { "{}x", 0 }, { "[1 2]", 0 },
 		{ "{\"a\":1 \"b\":2}", 0 }, { "\xef\xbb\xbf{}", 0 },
-		{ "{\"a\\u0000b\":1}", 0 }, { "{\"a\":\"\\u0000\"}", 1 },
+		{ "{\"a\\u0000b\":1}", 1 }, { "{\"a\":\"\\u0000\"}", 1 },
+		{ "\"\\ud800\"", 1 }, { "{\"\\udc00\":1}", 1 },
 	};
 	size_t	 i;
 
@@ -58,21 +59,63 @@ depth(void)
 
 	ok(valid("[[{\"a\":[]}]]", 12, &d) && d == 4, "depth 4 (%d)", d);
 	ok(valid("1", 1, &d) && d == 0, "a scalar has depth 0");
-	for (n = JSON_MAX_DEPTH; n <= JSON_MAX_DEPTH + 1; n++) {
+	/* No limit but the input: past the in-place stack, and far past. */
+	for (n = JSON_STACK_DEPTH - 1; n <= JSON_STACK_DEPTH + 1; n++) {
 		s = malloc((size_t)n * 2);
 		memset(s, '[', (size_t)n);
 		memset(s + n, ']', (size_t)n);
-		ok(valid(s, (size_t)n * 2, &d) == (n <= JSON_MAX_DEPTH),
-		    "nesting %d is %s", n, n <= JSON_MAX_DEPTH ? "accepted" :
-		    "refused");
+		ok(valid(s, (size_t)n * 2, &d) && d == n, "nesting %d (%d)", n,
+		    d);
+		s[n * 2 - 1] = '}';
+		ok(!valid(s, (size_t)n * 2, NULL), "nesting %d, ] closed by }",
+		    n);
 		free(s);
 	}
-	/* 100,000 deep must be refused quickly, without recursion trouble. */
-	s = malloc(200000);
+	s = malloc(600001);
 	memset(s, '[', 100000);
 	memset(s + 100000, ']', 100000);
-	ok(!valid(s, 200000, NULL), "nesting 100000 is refused");
+	ok(valid(s, 200000, &d) && d == 100000, "nesting 100000 (%d)", d);
+	ok(!valid(s, 199999, NULL), "nesting 100000, one ] short");
+	ok(!valid(s, 100000, NULL), "nesting 100000, unclosed");
+	/* Objects, and a mismatch at the deepest level and at the first. */
+	for (n = 0; n < 100000; n++)
+		memcpy(s + n * 5, "{\"a\":", 5);
+	s[500000] = '1';
+	memset(s + 500001, '}', 100000);
+	ok(valid(s, 600001, &d) && d == 100000, "objects 100000 deep");
+	ok(!valid(s, 600000, NULL), "objects 100000 deep, one } short");
+	s[600000] = ']';
+	ok(!valid(s, 600001, NULL), "objects 100000 deep, closed by ]");
+	s[600000] = '}';
+	s[500001] = ']';
+	ok(!valid(s, 600001, NULL), "objects 100000 deep, ] at the bottom");
 	free(s);
+}
+
+static void
+stats(void)
+{
+	struct json_stats	 st;
+	static const struct {
+		const char	*s;
+		unsigned int	 flags;
+	} cases[] = {
+		{ "\"\\ud83d\\ude80\"", 0 }, { "\"\\ud83d\"", JSON_LONE_SURROGATE },
+		{ "\"\\ude80\"", JSON_LONE_SURROGATE },
+		{ "\"\\ude80\\ud83d\"", JSON_LONE_SURROGATE },
+		{ "\"\\ud83d\\u0041\"", JSON_LONE_SURROGATE },
+		{ "\"\\ud83d\\ud83d\\ude80\"", JSON_LONE_SURROGATE },
+		{ "{\"\\ud800\":1}", JSON_LONE_SURROGATE },
+		{ "\"\\ud7ff\\ue000\"", 0 }, { "\"\\\\ud800\"", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(json_scan(cases[i].s, strlen(cases[i].s), &st) == 0 &&
+		    st.flags == cases[i].flags, "surrogate case %zu: flags %u",
+		    i, cases[i].flags);
+	ok(json_scan("\"\\ud83d\\", 8, &st) == -1,
+	    "a high half then a cut escape");
 }
 
 static void
@@ -146,11 +189,13 @@ nul(void)
 {
 	static const struct {
 		const char	*s;
-		int		 nul;
+		size_t		 nul;
 	} cases[] = {
 		{ "\"ab\"", 0 }, { "\"a\\u0000\"", 1 }, { "\"\\u0000\"", 1 },
 		{ "\"a\\\\u0000\"", 0 }, { "\"\\u0001\"", 0 },
-		{ "\"\\u00000\"", 1 },
+		{ "\"\\u00000\"", 1 }, { "\"\\u0000\\u0000\"", 2 },
+		{ "\"\\u0000a\\\\u0000\\\\\\u0000\"", 2 },
+		{ "\"\\\\\\\\\"", 0 },
 	};
 	struct json_span	 v;
 	size_t			 i;
@@ -158,8 +203,8 @@ nul(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		v.p = cases[i].s;
 		v.len = strlen(cases[i].s);
-		ok(json_string_has_nul(v) == cases[i].nul,
-		    "has_nul case %zu: %d", i, cases[i].nul);
+		ok(json_string_nuls(v) == cases[i].nul,
+		    "nuls case %zu: %zu", i, cases[i].nul);
 	}
 }
 
@@ -221,6 +266,40 @@ start(void)
 	}
 }
 
+/* json_next_member walks names and values as sent; names match decoded. */
+static void
+walk(void)
+{
+	static const char	 text[] = "{ \"id\\u0000x\" : 1 ,\"i\\u0064\":"
+	    "\"u\",\n\"\\ud800\":[{}] , \"id\":2}";
+	static const char *const names[] = {
+		"id\\u0000x", "i\\u0064", "\\ud800", "id"
+	};
+	static const char *const vals[] = { "1", "\"u\"", "[{}]", "2" };
+	struct json_span	 obj = { text, sizeof(text) - 1 }, k, v;
+	size_t			 pos = 0, n = 0;
+	int			 good = 1, ids = 0;
+
+	ok(json_validate(text, sizeof(text) - 1, NULL) == 0, "walk: JSON");
+	while (json_next_member(obj, &pos, &k, &v)) {
+		if (n >= 4 || k.len != strlen(names[n]) ||
+		    memcmp(k.p, names[n], k.len) != 0 ||
+		    v.len != strlen(vals[n]) || memcmp(v.p, vals[n], v.len) != 0)
+			good = 0;
+		ids += json_name_is(k, "id");
+		n++;
+	}
+	ok(good && n == 4, "four members, each as sent (%zu)", n);
+	ok(ids == 2, "\"id\\u0000x\" is not \"id\"; \"i\\u0064\" is (%d)", ids);
+	ok(json_member(obj, "id", &v) && v.len == 3 &&
+	    memcmp(v.p, "\"u\"", 3) == 0, "json_member finds the same first");
+	obj.p = "[1]";
+	obj.len = 3;
+	pos = 0;
+	ok(json_next_member(obj, &pos, &k, &v) == 0 && v.p == NULL,
+	    "an array has no members");
+}
+
 int
 main(void)
 {
@@ -229,7 +308,9 @@ main(void)
 	nul();
 	validate();
 	depth();
+	stats();
 	member();
+	walk();
 	without();
 	return done_testing();
 }
