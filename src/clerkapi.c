@@ -395,8 +395,8 @@ clerkapi_not_found(const char *body, size_t len)
 	if (json_validate(body, len, NULL) == -1)
 		return 0;
 	obj = json_start(body, len);
-	if (obj.len == 0 || *obj.p != '{' || !json_member(obj, "errors", &errs) ||
-	    *errs.p != '[')
+	if (obj.len == 0 || *obj.p != '{' ||
+	    !json_member(obj, "errors", &errs) || *errs.p != '[')
 		return 0;
 	while (json_next(errs, &pos, &el))
 		if (*el.p == '{' && json_member(el, "code", &code) &&
