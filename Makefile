@@ -122,15 +122,16 @@ cluster-test: bins npm
 asan:
 	$(MAKE) VARIANT=asan OPT='-O1 -g' test
 
-# Lines covered per module over the unit, integration, hostile, simulator
-# and backfill suites (gcov; a few minutes). The figure is in README.md.
+# Lines covered per module over the unit, integration, hostile, simulator,
+# backfill and php (status) suites (gcov; a few minutes). The figure is in
+# README.md.
 coverage: npm
 	rm -f build/coverage/*.gcda
 	$(MAKE) VARIANT=coverage OPT='-O0 -g' bins
 	@# Web servers run CGI as another user: it must write the counts too.
 	chmod a+rwx build/coverage
 	-umask 000 && bash tests/run.sh build/coverage \
-	    build/coverage/clerksync.fcgi unit integ hostile sim backfill
+	    build/coverage/clerksync.fcgi unit integ hostile sim backfill php
 	@sh scripts/coverage.sh build/coverage $(MODULES)
 
 # build/static/clerksync.fcgi: see VARIANT=static above.
