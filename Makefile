@@ -33,7 +33,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES = backfill clerkapi config event handler http json log num sig status store
+MODULES = backfill clerkapi config event handler http json log num pull sig status store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 UNITS   = num sig json event config log
 TESTS   = $(UNITS:%=$(BUILD)/test_%)

@@ -11,6 +11,7 @@
 #include "handler.h"
 #include "log.h"
 #include "num.h"
+#include "pull.h"
 #include "sig.h"
 
 enum reply {
@@ -26,6 +27,7 @@ enum reply {
 	R_TIMESTAMP,
 	R_SIGNATURE,
 	R_PAYLOAD,
+	R_NOT_FOUND,
 	R_UNAVAILABLE,
 	R_INTERNAL,
 	R__MAX
@@ -51,6 +53,7 @@ static const struct {
 	    "outside the tolerance" },
 	{ 401, "invalid_signature", "no signature matches" },
 	{ 400, "invalid_payload", "the body is not a valid event" },
+	{ 404, "not_found", "Clerk has no such user or organization" },
 	{ 503, "unavailable", "temporarily unavailable, retry later" },
 	{ 500, "internal", "internal error" },
 };
@@ -61,6 +64,19 @@ static const enum reply sig_reply[SIG__MAX] = {
 	[SIG_BAD_TIMESTAMP] = R_TIMESTAMP,
 	[SIG_MISMATCH] = R_SIGNATURE,
 	[SIG_BAD_BODY] = R_PAYLOAD,
+};
+
+/* SPEC section 1, "Pull": answered like an event. */
+static const enum reply pull_reply[PULL__MAX] = {
+	[PULL_APPLIED] = R_APPLIED,
+	[PULL_STALE] = R_STALE,
+	[PULL_DUPLICATE] = R_DUPLICATE,
+	[PULL_IGNORED] = R_IGNORED,
+	[PULL_NOT_FOUND] = R_NOT_FOUND,
+	[PULL_BAD_ID] = R_PAYLOAD,
+	[PULL_BUSY] = R_UNAVAILABLE,
+	[PULL_UNAVAILABLE] = R_UNAVAILABLE,
+	[PULL_FAILED] = R_INTERNAL,
 };
 
 static const enum reply store_reply[STORE__MAX] = {
@@ -80,15 +96,22 @@ struct req {
 	const char	*type;
 	const char	*object;
 	const char	*detail;	/* fixed phrase, or NULL */
+	int		 wait;		/* a pull's Retry-After; 0: none */
+	char		 pulled[EVENT_ID_MAX + 1];	/* a pull's id */
 };
 
 /* The message is one of ours: a fixed phrase, never request data. */
 static void
-answer(struct http *h, enum reply r, const char *detail)
+answer(struct http *h, enum reply r, const char *detail, int wait)
 {
-	char		 body[512];
+	char		 body[512], retry[64];
 	const char	*hdr = r == R_METHOD ? "Allow: POST\r\n" : NULL;
 	int		 n;
+
+	if (r == R_UNAVAILABLE && wait > 0) {
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", wait);
+		hdr = retry;
+	}
 
 	if (replies[r].message == NULL)
 		n = snprintf(body, sizeof(body), "{\"status\":\"%s\"}",
@@ -169,6 +192,8 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 	const char		*v, *id, *tsh, *sigh;
 	long long		 len, ts;
 	enum sig_result		 sr;
+	enum pull_result	 pr;
+	int			 pull;
 
 	if (cf == NULL) {
 		/* SPEC section 4: keep Svix retrying until it is fixed. */
@@ -213,11 +238,25 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 		return R_BAD_REQUEST;
 	}
 
-	/* SPEC section 1: no database work before this verdict. */
-	sr = sig_verify(cf->keys, cf->nkeys, id, tsh, sigh, *body,
-	    (size_t)len, (long long)time(NULL), cf->tolerance, &ts);
+	/*
+	 * SPEC section 1: no database work before this verdict. A pull
+	 * ("Pull") is verified with pull_secret only, never with the Svix
+	 * secret, and an event with the Svix secret only: neither secret
+	 * can stand in for the other.
+	 */
+	pull = pull_is(*body, (size_t)len);
+	if (pull)
+		sr = sig_verify(cf->pull_keys, cf->npull_keys, id, tsh, sigh,
+		    *body, (size_t)len, (long long)time(NULL), cf->tolerance,
+		    &ts);
+	else
+		sr = sig_verify(cf->keys, cf->nkeys, id, tsh, sigh, *body,
+		    (size_t)len, (long long)time(NULL), cf->tolerance, &ts);
 	if (sr == SIG_BAD_BODY)
 		rq->detail = "not UTF-8";
+	if (sr == SIG_MISMATCH && pull)
+		rq->detail = cf->npull_keys == 0 ? "a pull, and pull_secret "
+		    "is not set" : "a pull not signed with pull_secret";
 	if (sr != SIG_OK)
 		return sig_reply[sr];
 	if (!valid_svix_id(id)) {
@@ -227,6 +266,16 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 	}
 	/* Only now is the id Svix's, not a stranger's: it may be logged. */
 	rq->svix_id = id;
+	if (pull) {
+		rq->type = STORE_PULL_TYPE;
+		pr = pull_serve(cf, hd->st, *body, (size_t)len, id, ts,
+		    rq->pulled, sizeof(rq->pulled), &rq->wait, &rq->detail,
+		    err, errsz);
+		rq->object = rq->pulled;
+		if (pull_reply[pr] != R_UNAVAILABLE)
+			rq->wait = 0;
+		return pull_reply[pr];
+	}
 	if (event_parse(*body, (size_t)len, cf->sync_private_metadata,
 	    cf->events, ev, &rq->detail) == -1)
 		return R_PAYLOAD;
@@ -242,7 +291,7 @@ serve(struct handler *hd, struct http *h, struct req *rq, char **body,
 int
 handler_serve(struct handler *hd, struct http *h)
 {
-	struct req	 rq = { NULL, NULL, NULL, NULL };
+	struct req	 rq;
 	struct event	 ev;
 	struct timespec	 t0, t1;
 	char		*body = NULL;
@@ -253,9 +302,11 @@ handler_serve(struct handler *hd, struct http *h)
 	double		 ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&rq, 0, sizeof(rq));
 	memset(&ev, 0, sizeof(ev));
 	r = serve(hd, h, &rq, &body, &ev, err, sizeof(err));
-	answer(h, r, r == R_BAD_REQUEST || r == R_PAYLOAD ? rq.detail : NULL);
+	answer(h, r, r == R_BAD_REQUEST || r == R_PAYLOAD ? rq.detail : NULL,
+	    rq.wait);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;

@@ -1299,7 +1299,8 @@ store_cipher(struct store *st)
 /* The table names of schema/, to which table_prefix is added. */
 static const char *const schema_tables[] = {
 	"users", "clerk_webhook_events", "clerksync_schema", "organizations",
-	"organization_memberships", "clerksync_backfill"
+	"organization_memberships", "clerksync_backfill",
+	"clerksync_api_budget"
 };
 
 /*
@@ -1506,4 +1507,181 @@ out:
 	if (st->db != NULL)
 		mysql_rollback(st->db);
 	return rc;
+}
+
+/*
+ * The pull (SPEC section 1, "Pull"): what the handler's pull needs of
+ * the database, kept together. Pulls are rare, so their statements are
+ * prepared for each use rather than kept.
+ */
+
+/*
+ * Prepare sql (table_prefix put in by the caller), bind in, run it and
+ * fetch at most one row into out (may be NULL): 1 a row, 0 none, -1
+ * with st->errcode and err set. *affected gets the rows changed.
+ */
+static int
+pull_stmt(struct store *st, const char *sql, MYSQL_BIND *in, MYSQL_BIND *out,
+    unsigned long long *affected, char *err, size_t errsz)
+{
+	MYSQL_STMT	*s;
+	int		 rc = -1, f;
+
+	if ((s = mysql_stmt_init(st->db)) == NULL)
+		return fail_db(st, "mysql_stmt_init", err, errsz);
+	if (mysql_stmt_prepare(s, sql, strlen(sql)) != 0 ||
+	    (in != NULL && mysql_stmt_bind_param(s, in) != 0) ||
+	    mysql_stmt_execute(s) != 0)
+		goto fail;
+	if (affected != NULL)
+		*affected = mysql_stmt_affected_rows(s);
+	if (out == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (mysql_stmt_bind_result(s, out) != 0)
+		goto fail;
+	f = mysql_stmt_fetch(s);
+	mysql_stmt_free_result(s);
+	if (f == 0 || f == MYSQL_NO_DATA) {
+		rc = f == 0;
+		goto out;
+	}
+fail:
+	st->errcode = mysql_stmt_errno(s);
+	db_err(st, "pull", mysql_stmt_sqlstate(s), mysql_stmt_error(s), err,
+	    errsz);
+out:
+	mysql_stmt_close(s);
+	return rc;
+}
+
+static int
+pull_seen_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	MYSQL_BIND	 in[1], out[1];
+	char		 sql[STORE_SQL_MAX] = "";
+	long long	 one = 0;
+
+	*commit = 0;
+	cat(sql, "SELECT 1 FROM `%sclerk_webhook_events` WHERE svix_id = ?",
+	    st->cf->table_prefix);
+	bind_id(&in[0], arg);
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &one;
+	return pull_stmt(st, sql, in, out, NULL, err, errsz);
+}
+
+int
+store_pull_seen(struct store *st, const char *svix_id, char *err,
+    size_t errsz)
+{
+	return run(st, pull_seen_fn, svix_id, svix_id, err, errsz);
+}
+
+struct budget_arg {
+	int	*wait;
+};
+
+/*
+ * Take one request from the window of clerk_rate_limit that the
+ * database's clock is in, in a transaction of its own: the upsert locks
+ * the row, so that every process (FastCGI worker or CGI run) counts in
+ * turn. Over the limit, nothing is taken (rolled back).
+ */
+static int
+budget_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct budget_arg	*a = arg;
+	const char		*pre = st->cf->table_prefix;
+	const int		 win = st->cf->rate_seconds;
+	MYSQL_BIND		 out[2];
+	char			 sql[STORE_SQL_MAX] = "";
+	unsigned long long	 rows;
+	long long		 used = 0, left = 0;
+
+	*commit = 0;
+	cat(sql, "INSERT INTO `%sclerksync_api_budget` (name, window_start, "
+	    "used) VALUES ('%s', UNIX_TIMESTAMP() DIV %d * %d, 1) ON "
+	    "DUPLICATE KEY UPDATE used = IF(window_start = "
+	    "VALUES(window_start), used + 1, 1), window_start = "
+	    "VALUES(window_start)", pre, STORE_BUDGET_NAME, win, win);
+	if (pull_stmt(st, sql, NULL, NULL, &rows, err, errsz) == -1)
+		return -1;
+	sql[0] = '\0';
+	cat(sql, "SELECT used, window_start + %d - UNIX_TIMESTAMP() FROM "
+	    "`%sclerksync_api_budget` WHERE name = '%s'", win, pre,
+	    STORE_BUDGET_NAME);
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = out[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &used;
+	out[1].buffer = &left;
+	if (pull_stmt(st, sql, NULL, out, NULL, err, errsz) != 1) {
+		if (err[0] == '\0')
+			snprintf(err, errsz, "budget: the row is missing");
+		st->errcode = CR_UNKNOWN_ERROR;
+		return -1;
+	}
+	if (used > st->cf->rate_requests) {
+		*a->wait = left < 1 ? 1 : (int)left;
+		return 1;
+	}
+	*commit = 1;
+	return 0;
+}
+
+int
+store_budget(struct store *st, int *wait, char *err, size_t errsz)
+{
+	struct budget_arg	 a = { wait };
+
+	err[0] = '\0';
+	return run(st, budget_fn, &a, "budget", err, errsz);
+}
+
+static int
+pull_apply_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct apply_arg	*a = arg;
+	MYSQL_BIND		 b[4];
+	unsigned long long	 rows;
+	long long		 changed;
+
+	*commit = 0;
+	/* As txn: the id claimed first, under the pull's own type. */
+	bind_id(&b[0], a->svix_id);
+	bind_id(&b[1], STORE_PULL_TYPE);
+	bind_id(&b[2], a->ev->object_id);
+	bind_int(&b[3], &a->ts);
+	if (exec(st, STMT_EVENT_INSERT, b, &rows, err, errsz) == -1) {
+		if (st->errcode != ER_DUP_ENTRY)
+			return -1;
+		err[0] = '\0';
+		return STORE_DUPLICATE;
+	}
+	if ((changed = write_event(st, a->ev, a->ts, err, errsz)) == -1)
+		return -1;
+	*commit = 1;
+	if (changed > 0)
+		return STORE_APPLIED;
+	bind_id(&b[0], a->svix_id);
+	if (exec(st, STMT_EVENT_STALE, b, &rows, err, errsz) == -1)
+		return -1;
+	return STORE_STALE;
+}
+
+enum store_result
+store_pull_apply(struct store *st, const struct event *ev,
+    const char *svix_id, long long ts, char *err, size_t errsz)
+{
+	struct apply_arg	 a = { ev, svix_id, ts };
+	int			 rc;
+
+	if ((rc = run(st, pull_apply_fn, &a, svix_id, err, errsz)) == -1)
+		return classify(st->errcode);
+	return (enum store_result)rc;
 }

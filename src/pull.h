@@ -1,0 +1,59 @@
+/*
+ * clerksync — pull: the app asks for one user or organization (SPEC
+ * section 1, "Pull"). A POST of {"type":"clerksync.pull","data":{"id":
+ * "user_..."}}, signed with pull_secret, is answered by fetching that
+ * object from Clerk's Backend API and writing it as `sync` does, within
+ * what the web server allows.
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLERKSYNC_PULL_H
+#define CLERKSYNC_PULL_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "store.h"
+
+/*
+ * Seconds. Web servers give a CGI or FastCGI answer 30 s or more, PHP
+ * callers a few: the API requests of one pull end within PULL_API_TIME
+ * of its start, so that with the database's part it stays under
+ * PULL_TIME_MAX.
+ */
+#define PULL_TIME_MAX		10
+#define PULL_API_TIME		7
+#define PULL_RETRY_DEFAULT	5	/* Retry-After when none is known */
+
+enum pull_result {
+	PULL_APPLIED,		/* fetched, row written, event recorded */
+	PULL_STALE,		/* fetched, a newer state or a delete kept */
+	PULL_DUPLICATE,		/* the webhook-id was seen before */
+	PULL_IGNORED,		/* the events setting leaves the kind out */
+	PULL_NOT_FOUND,		/* Clerk has no such object: nothing written */
+	PULL_BAD_ID,		/* not a pull body, or not a user_/org_ id */
+	PULL_BUSY,		/* 429, 5xx, slow, over budget: retry later */
+	PULL_UNAVAILABLE,	/* database or configuration */
+	PULL_FAILED,		/* anything else */
+	PULL__MAX
+};
+
+/*
+ * 1 if body[0..len) is a JSON object whose first "type" member is the
+ * string "clerksync.pull" as written (no escape), else 0. Pure: decides
+ * which secrets verify the body, before anything else is done with it.
+ */
+int	pull_is(const char *body, size_t len);
+
+/*
+ * Serve a verified pull body under svix_id and ts (the webhook-timestamp,
+ * seconds). *object gets the id asked for (objsz bytes, "" if none),
+ * *wait the seconds for a Retry-After on PULL_BUSY and
+ * PULL_UNAVAILABLE, *detail a fixed phrase for a 4xx (or NULL), err the
+ * reason for the log.
+ */
+enum pull_result pull_serve(const struct config *cf, struct store *st,
+	    const char *body, size_t len, const char *svix_id, long long ts,
+	    char *object, size_t objsz, int *wait, const char **detail,
+	    char *err, size_t errsz);
+
+#endif
