@@ -15,13 +15,14 @@
 #include "store.h"
 
 /*
- * Seconds. Web servers give a CGI or FastCGI answer 30 s or more, PHP
- * callers a few: the API requests of one pull end within PULL_API_TIME
- * of its start, so that with the database's part it stays under
- * PULL_TIME_MAX.
+ * Seconds. A pull must be answered within what the web server allows
+ * (PULL_TIME_MAX, well under the usual 30 s or more) and, better, before
+ * the caller gives up (the PHP helper's pull_timeout is 5 by default):
+ * the API requests of one pull end within PULL_API_TIME of its start,
+ * and the database's part has its own short timeouts (store.h).
  */
 #define PULL_TIME_MAX		10
-#define PULL_API_TIME		7
+#define PULL_API_TIME		4
 #define PULL_RETRY_DEFAULT	5	/* Retry-After when none is known */
 
 enum pull_result {

@@ -1589,7 +1589,10 @@ struct budget_arg {
  * Take one request from the window of clerk_rate_limit that the
  * database's clock is in, in a transaction of its own: the upsert locks
  * the row, so that every process (FastCGI worker or CGI run) counts in
- * turn. Over the limit, nothing is taken (rolled back).
+ * turn. Over the limit, nothing is taken (rolled back). XXX fixed
+ * windows: a burst across a window's turn may take twice the limit; one
+ * row holds no history, and clerk_rate_limit's default is half of
+ * Clerk's.
  */
 static int
 budget_fn(struct store *st, const void *arg, int *commit, char *err,
