@@ -7,7 +7,7 @@
 // helper end to end (php-cli -> lighttpd -> clerksync.fcgi -> fake API).
 //
 // usage: node tests/backfill/pull.mjs      (TAP; CLERKSYNC_BIN as run.mjs)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -249,6 +249,20 @@ try {
     eq(await checksums({ budget: true }), sum, 'no table changed, the budget included (checksums before and after)');
     const log = fs.readFileSync(path.join(dir, 'clerksync.log'), 'utf8');
     ok(!log.includes(pullSecret.slice(6)) && !log.includes(fc.secretKey), 'no secret in the log');
+  });
+
+  await test('check names pull_secret when it is set, never its value', async () => {
+    const check = (c) => spawnSync(bin, ['check'], { env: { PATH: process.env.PATH, CLERKSYNC_CONFIG: c }, encoding: 'utf8' });
+    const on = check(conf);
+    ok(on.status === 0 && /^pull_secret: 1 secret, each decodes$/m.test(on.stdout), `pull_secret: 1 secret, each decodes (exit ${on.status})`);
+    const nokey = check(config({ clerk_secret_key: null }));
+    ok(/^pull_secret: 1 secret, each decodes; clerk_secret_key is not set, so every pull is answered 503$/m.test(nokey.stdout),
+      'without clerk_secret_key: says that every pull is answered 503');
+    const off = check(config({ pull_secret: null }));
+    ok(off.status === 0 && !/pull_secret/.test(off.stdout), 'unset: no pull_secret line');
+    ok(![on, nokey, off].some((r) => (r.stdout + r.stderr).includes(pullSecret.slice(6))), 'no secret printed');
+    const r = await cgi(config({ clerk_secret_key: null })).send(pull(spare[23].id));
+    eq([r.status, r.json && r.json.error], [503, 'unavailable'], 'and a pull without clerk_secret_key: 503 unavailable');
   });
 
   await test('PHP: clerksync_current_user pulls a user who just signed up, through lighttpd', async () => {
