@@ -276,14 +276,16 @@ try {
       const origin = 'https://app.example.com';
       const b64url = (b) => Buffer.from(b).toString('base64url');
       const t = Math.floor(Date.now() / 1000);
-      const input = `${b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'ins_test' }))}.${b64url(JSON.stringify({
-        azp: origin, exp: t + 60, iat: t - 5, iss: 'https://clerk.example.com', nbf: t - 10, sid: 'sess_2abc', sub: org1.id, v: 2,
-      }))}`;
-      const token = `${input}.${b64url(crypto.sign('sha256', Buffer.from(input), key.privateKey))}`;
+      const token = (sub) => {
+        const input = `${b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'ins_test' }))}.${b64url(JSON.stringify({
+          azp: origin, exp: t + 60, iat: t - 5, iss: 'https://clerk.example.com', nbf: t - 10, sid: 'sess_2abc', sub, v: 2,
+        }))}`;
+        return `${input}.${b64url(crypto.sign('sha256', Buffer.from(input), key.privateKey))}`;
+      };
       const req = {
         lib: path.join(src, 'examples', 'php', 'clerksync.php'),
         call: 'current_user',
-        cookie: token,
+        cookie: token(org1.id),
         db: { dsn: `mysql:unix_socket=${db.socket};dbname=${db.database};charset=utf8mb4`, user: db.user, password: db.password },
         cfg: {
           jwt_key: key.publicKey.export({ type: 'spki', format: 'pem' }), authorized_parties: [origin],
@@ -291,7 +293,7 @@ try {
         },
       };
       eq(await userRow(org1.id), null, 'the user is not in the table yet');
-      const out = await new Promise((resolve) => {
+      const php = (r) => new Promise((resolve) => {
         const child = spawn(phpBin, [path.join(src, 'tests', 'php', 'driver.php')], { env: { PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
         let o = '';
         child.stdout.on('data', (c) => (o += c));
@@ -302,14 +304,19 @@ try {
             resolve({ unparsable: o });
           }
         });
-        child.stdin.end(JSON.stringify(req));
+        child.stdin.end(JSON.stringify(r));
       });
+      const out = await php(req);
       if (!out.result) diag(JSON.stringify(out));
       eq([out.result && out.result.clerk_id, out.error, out.warnings], [org1.id, null, []], 'the row is returned, no warning');
       eq(out.result && out.result.email, expectedUser(org1).email, 'with the email Clerk has');
       eq(await userRow(org1.id), expectedUser(org1), 'the row was written by clerksync, as the API has it');
       const ev = await db.query('SELECT event_type, outcome FROM clerk_webhook_events WHERE object_id = ?', [org1.id]);
       eq(ev.map((e) => [e.event_type, e.outcome]), [['clerksync.pull', 'applied']], 'through a real pull');
+      const ghost = 'user_2GhostOfPhp0000000000000';
+      const none = await php({ ...req, cookie: token(ghost) });
+      eq([none.result, none.error, none.warnings], [null, 'pull: HTTP 404', []], 'a user Clerk does not have: null, pull: HTTP 404');
+      eq(await userRow(ghost), null, 'and no row for it');
     } finally {
       await srv.close();
     }
