@@ -35,7 +35,7 @@ endif
 
 MODULES = backfill clerkapi config event handler http json log num pull sig status store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
-UNITS   = num sig json event config log
+UNITS   = num sig json event config log pull
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \
