@@ -127,6 +127,7 @@ write_event(struct store *st, const struct event *ev, long long ts,
 struct apply_arg {
 	const struct event	*ev;
 	const char		*svix_id;
+	const char		*type;	/* of its events row */
 	long long		 ts;
 };
 
@@ -145,7 +146,7 @@ apply_fn(struct store *st, const void *arg, int *commit, char *err,
 
 	/* Claim the svix-id first: a concurrent duplicate waits on it. */
 	value_text(&v[0], a->svix_id);
-	value_text(&v[1], a->ev->type_name);
+	value_text(&v[1], a->type);
 	value_text(&v[2], a->ev->object_id);
 	value_num(&v[3], KV_INT, a->ts);
 	if (store_exec(st, SQL_EVENT_INSERT, v, 4, NULL, err, errsz) == -1) {
@@ -168,12 +169,108 @@ enum store_result
 store_apply(struct store *st, const struct event *ev, const char *svix_id,
     long long ts, char *err, size_t errsz)
 {
-	struct apply_arg	 a = { ev, svix_id, ts };
+	struct apply_arg	 a = { ev, svix_id, ev->type_name, ts };
 	int			 rc;
 
 	if ((rc = store_run(st, apply_fn, &a, svix_id, err, errsz)) == -1)
 		return store_classify(st->errcode);
 	return (enum store_result)rc;
+}
+
+/* As store_apply, under the pull's own type (SPEC section 1, "Pull"). */
+enum store_result
+store_pull_apply(struct store *st, const struct event *ev,
+    const char *svix_id, long long ts, char *err, size_t errsz)
+{
+	struct apply_arg	 a = { ev, svix_id, STORE_PULL_TYPE, ts };
+	int			 rc;
+
+	if ((rc = store_run(st, apply_fn, &a, svix_id, err, errsz)) == -1)
+		return store_classify(st->errcode);
+	return (enum store_result)rc;
+}
+
+static int
+pull_seen_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	struct kind_value	 v[1];
+	MYSQL_BIND		 out[1];
+	long long		 one = 0;
+
+	*commit = 0;
+	value_text(&v[0], arg);
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &one;
+	return store_fetch(st, SQL_PULL_SEEN, v, 1, out, err, errsz);
+}
+
+int
+store_pull_seen(struct store *st, const char *svix_id, char *err,
+    size_t errsz)
+{
+	return store_run(st, pull_seen_fn, svix_id, svix_id, err, errsz);
+}
+
+/*
+ * Take one request from the window of clerk_rate_limit that the
+ * database's clock is in, in a transaction of its own: the upsert locks
+ * the row, so that every process (FastCGI worker or CGI run) counts in
+ * turn. Over the limit, nothing is taken (rolled back). XXX fixed
+ * windows: a burst across a window's turn may take twice the limit; one
+ * row holds no history, and clerk_rate_limit's default is half of
+ * Clerk's.
+ */
+struct budget_arg {
+	int	*wait;
+};
+
+static int
+budget_fn(struct store *st, const void *arg, int *commit, char *err,
+    size_t errsz)
+{
+	const struct budget_arg	*a = arg;
+	struct kind_value	 v[3];
+	MYSQL_BIND		 out[2];
+	long long		 used = 0, left = 0;
+	int			 rc;
+
+	*commit = 0;
+	value_text(&v[0], STORE_BUDGET_NAME);
+	value_num(&v[1], KV_INT, st->cf->rate_seconds);
+	value_num(&v[2], KV_INT, st->cf->rate_seconds);
+	if (store_exec(st, SQL_BUDGET_TAKE, v, 3, NULL, err, errsz) == -1)
+		return -1;
+	value_num(&v[0], KV_INT, st->cf->rate_seconds);
+	value_text(&v[1], STORE_BUDGET_NAME);
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = out[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &used;
+	out[1].buffer = &left;
+	if ((rc = store_fetch(st, SQL_BUDGET_GET, v, 2, out, err,
+	    errsz)) != 1) {
+		if (rc == 0) {
+			snprintf(err, errsz, "budget: the row is missing");
+			st->errcode = CR_UNKNOWN_ERROR;
+		}
+		return -1;
+	}
+	if (used > st->cf->rate_requests) {
+		*a->wait = left < 1 ? 1 : (int)left;
+		return 1;
+	}
+	*commit = 1;
+	return 0;
+}
+
+int
+store_budget(struct store *st, int *wait, char *err, size_t errsz)
+{
+	struct budget_arg	 a = { wait };
+
+	err[0] = '\0';
+	return store_run(st, budget_fn, &a, "budget", err, errsz);
 }
 
 struct import_arg {

@@ -143,9 +143,8 @@ backfill_cmd(const char *name)
 	return -1;
 }
 
-/* A user_ or org_ id as Clerk makes them: <prefix><base62>. */
-static int
-sync_id_valid(const char *id)
+int
+backfill_id_valid(const char *id)
 {
 	size_t	 n = strlen(id), pre;
 
@@ -188,7 +187,7 @@ backfill_args(int argc, char **argv, enum backfill_cmd cmd,
 		    &v) == 0)
 			o->timeout = (long)v, i++;
 		else if (cmd == BACKFILL_CMD_SYNC && argv[i][0] != '-' &&
-		    sync_id_valid(argv[i])) {
+		    backfill_id_valid(argv[i])) {
 			if (o->ids == NULL)
 				o->ids = argv + i;
 			/* The ids come last, together. */
@@ -462,50 +461,64 @@ static const char *const walk_paths[WALK__MAX] = {
 
 /*
  * GET the user or organization id on its own. Returns an enum lookup,
- * with ev to be freed on LOOKUP_FOUND, or -1 with b->err set when the
- * API cannot be used. A 404 counts only with Clerk's own error body,
- * and an answer only if it is the object asked for: anything else (a
- * proxy's page, a wrong clerk_api_url) must not mark or write a row.
+ * with ev to be freed on LOOKUP_FOUND, or with why[] (after "GET path: ")
+ * on LOOKUP_FAILED; or -1 with b->err set when the API cannot be used. A
+ * 404 counts only with Clerk's own error body, and an answer only if it
+ * is the object asked for: anything else (a proxy's page, a wrong
+ * clerk_api_url) must not mark or write a row. Prints nothing: a pull
+ * runs it inside a CGI answer.
  */
 static int
-lookup(struct backfill *b, enum walk w, const char *id, struct event *ev)
+fetch(struct backfill *b, enum walk w, const char *id, struct event *ev,
+    char *path, size_t pathsz, char *why, size_t whysz)
 {
 	struct json_span	 el;
 	const char		*body;
-	char			 path[128];
 	size_t			 len;
 	int			 status;
 
-	snprintf(path, sizeof(path), "/v1/%s/%s", walk_paths[w], id);
+	snprintf(path, pathsz, "/v1/%s/%s", walk_paths[w], id);
 	if ((status = clerkapi_get(b->api, path, &body, &len, b->err,
 	    sizeof(b->err))) == -1)
 		return -1;
 	if (status == 404) {
 		if (clerkapi_not_found(body, len))
 			return LOOKUP_GONE;
-		printf("%s: GET %s: a 404 that is not Clerk's "
-		    "resource_not_found: not marked\n", walk_names[w], path);
+		snprintf(why, whysz, "a 404 that is not Clerk's "
+		    "resource_not_found: not marked");
 		return LOOKUP_FAILED;
 	}
 	el = json_start(body, len);
 	if (el.len == 0 || *el.p != '{' || !sig_utf8_valid(body, len) ||
 	    json_validate(el.p, el.len, NULL) == -1) {
-		printf("%s: GET %s: not a JSON object: not written\n",
-		    walk_names[w], path);
+		snprintf(why, whysz, "not a JSON object: not written");
 		return LOOKUP_FAILED;
 	}
 	if (parse_object(b, w, el, ev) == -1) {
-		printf("%s: GET %s: not an object clerksync reads: not "
-		    "written\n", walk_names[w], path);
+		snprintf(why, whysz, "not an object clerksync reads: not "
+		    "written");
 		return LOOKUP_FAILED;
 	}
 	if (strcmp(ev->object_id, id) != 0) {
-		printf("%s: GET %s: answered with %.64s: not written\n",
-		    walk_names[w], path, ev->object_id);
+		snprintf(why, whysz, "answered with %.64s: not written",
+		    ev->object_id);
 		event_free(ev);
 		return LOOKUP_FAILED;
 	}
 	return LOOKUP_FOUND;
+}
+
+/* fetch, for the subcommands: a failure is printed. */
+static int
+lookup(struct backfill *b, enum walk w, const char *id, struct event *ev)
+{
+	char		 path[128], why[160];
+	int		 rc;
+
+	if ((rc = fetch(b, w, id, ev, path, sizeof(path), why,
+	    sizeof(why))) == LOOKUP_FAILED)
+		printf("%s: GET %s: %s\n", walk_names[w], path, why);
+	return rc;
 }
 
 /* Write (or with dry_run, weigh) the delete of id, as kind w's webhook. */
@@ -1130,6 +1143,69 @@ out:
 		free(b.gone[w].ids);
 	}
 	free(b.gone_members.rows);
+	free(b.env);
+	return rc;
+}
+
+/*
+ * The pull: as sync for one id, through a (in clerkapi_set_once's mode), but
+ * with an events row, and nothing printed. A GONE id writes nothing.
+ */
+enum backfill_pull
+backfill_pull(const struct config *cf, struct store *st, struct clerkapi *a,
+    const char *id, const char *svix_id, long long ts, enum store_result *res,
+    char *err, size_t errsz)
+{
+	struct backfill		 b;
+	struct backfill_opts	 o;
+	struct event		 ev;
+	enum walk		 w;
+	enum backfill_pull	 rc = BACKFILL_PULL_FAILED;
+	char			 path[128], why[160];
+	int			 found;
+
+	memset(&b, 0, sizeof(b));
+	memset(&o, 0, sizeof(o));
+	o.cmd = BACKFILL_CMD_SYNC;
+	o.limit = BACKFILL_LIMIT;
+	b.cf = cf;
+	b.st = st;
+	b.o = &o;
+	b.api = a;
+	w = strncmp(id, "org_", 4) == 0 ? WALK_ORGS : WALK_USERS;
+	if (!backfill_id_valid(id)) {
+		snprintf(err, errsz, "not a user_ or org_ id");
+		return BACKFILL_PULL_BAD_ID;
+	}
+	if (!wanted(&b, w))
+		return BACKFILL_PULL_IGNORED;
+	if ((found = fetch(&b, w, id, &ev, path, sizeof(path), why,
+	    sizeof(why))) == -1) {
+		snprintf(err, errsz, "%s", b.err);
+		rc = BACKFILL_PULL_API;
+		goto out;
+	}
+	if (found == LOOKUP_GONE) {
+		rc = BACKFILL_PULL_GONE;
+		goto out;
+	}
+	if (found == LOOKUP_FAILED) {
+		snprintf(err, errsz, "GET %s: %s", path, why);
+		goto out;
+	}
+	*res = store_pull_apply(st, &ev, svix_id, ts, err, errsz);
+	event_free(&ev);
+	rc = BACKFILL_PULL_WRITTEN;
+	/* An organization's memberships, as sync reads them. */
+	if (w == WALK_ORGS && (*res == STORE_APPLIED || *res == STORE_STALE) &&
+	    (cf->events & CONFIG_EVENTS_MEMBERSHIPS) &&
+	    (walk(&b, WALK_MEMBERS, id) == -1 ||
+	    b.t[WALK_MEMBERS].failed > 0)) {
+		snprintf(err, errsz, "memberships: %s", b.err[0] != '\0' ?
+		    b.err : "some could not be read");
+		rc = BACKFILL_PULL_API;
+	}
+out:
 	free(b.env);
 	return rc;
 }

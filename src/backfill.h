@@ -47,6 +47,9 @@ struct backfill_opts {
 	int	 nids;
 };
 
+/* 1 if id is a user_ or org_ id as Clerk makes them: <prefix><base62>. */
+int	backfill_id_valid(const char *id);
+
 /* The subcommand named name, or -1 if it is none of these. */
 int	backfill_cmd(const char *name);
 
@@ -63,5 +66,31 @@ int	backfill_args(int argc, char **argv, enum backfill_cmd cmd,
  */
 int	backfill_run(const struct config *cf, struct store *st,
 	    const struct backfill_opts *o);
+
+/* What backfill_pull did. */
+enum backfill_pull {
+	BACKFILL_PULL_WRITTEN,	/* *res says how */
+	BACKFILL_PULL_GONE,	/* Clerk's resource_not_found: no write */
+	BACKFILL_PULL_IGNORED,	/* the events setting leaves it out */
+	BACKFILL_PULL_BAD_ID,	/* not a user_ or org_ id: no request */
+	BACKFILL_PULL_API,	/* the API failed, or was not asked (budget,
+				   time): clerkapi_retry_after tells the wait */
+	BACKFILL_PULL_FAILED,	/* an answer that is not the object */
+	BACKFILL_PULL__MAX
+};
+
+struct clerkapi;
+
+/*
+ * The pull (SPEC section 1, "Pull"): fetch the user_ or org_ id once
+ * through a (set up by the caller, see clerkapi_set_once) and write it as
+ * `sync` does, through store_pull_apply under svix_id and ts (ms), with
+ * an organization's memberships. Nothing is printed and an id that
+ * Clerk does not have writes nothing. err gets the reason of any
+ * outcome but WRITTEN (and of WRITTEN with *res a failure).
+ */
+enum backfill_pull backfill_pull(const struct config *cf, struct store *st,
+	    struct clerkapi *a, const char *id, const char *svix_id, long long ts,
+	    enum store_result *res, char *err, size_t errsz);
 
 #endif

@@ -24,6 +24,8 @@
 #define API_MARGIN	0.05	/* seconds added to the rate window */
 #define API_BACKOFF_MAX	30	/* seconds between tries */
 #define API_RETRY_AFTER_MAX 120	/* seconds we wait when told to */
+#define API_ONCE_MIN_MS	500	/* a pull's request needs this much time */
+#define API_ONCE_CONNECT_MS 3000	/* a pull's connect timeout */
 
 /* The few libcurl functions used, found with dlsym. */
 struct curl_fns {
@@ -54,6 +56,11 @@ struct clerkapi {
 	double			 window;
 	struct clerkapi_stats	 st;
 	char			 curlerr[CURL_ERROR_SIZE];
+	int			 once;		/* a pull: see clerkapi_set_once */
+	double			 deadline;	/* then: num_seconds() at the end */
+	int			 wait;		/* then: clerkapi_retry_after */
+	int			(*gate)(void *, int *, char *, size_t);
+	void			*gate_arg;
 };
 
 static void
@@ -174,6 +181,7 @@ clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		goto oom;
 	a->retry_after = -1;
+	a->wait = -1;
 	if ((a->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(err, errsz, "libcurl is needed for this (Debian: "
 		    "libcurl4): %s", dlerror());
@@ -267,6 +275,94 @@ pace(struct clerkapi *a)
 	a->st.requests++;
 }
 
+void
+clerkapi_set_once(struct clerkapi *a, double deadline,
+    int (*gate)(void *, int *, char *, size_t), void *arg)
+{
+	a->once = 1;
+	a->deadline = num_seconds() + deadline;
+	a->gate = gate;
+	a->gate_arg = arg;
+}
+
+int
+clerkapi_retry_after(const struct clerkapi *a)
+{
+	return a->wait;
+}
+
+/* A wait we are told of, bounded. */
+static int
+bounded(int sec)
+{
+	return sec < 1 ? 1 : sec > API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX :
+	    sec;
+}
+
+/*
+ * clerkapi_get for a pull: one try, within the deadline, after the gate. The
+ * URL is set. No pacing here: the gate is the budget, shared by every
+ * process, and a wait would outlast the web server's patience.
+ */
+static int
+get_once(struct clerkapi *a, const char *path, const char **body, size_t *len,
+    char *err, size_t errsz)
+{
+	CURLcode	 rc;
+	long		 status = 0, left;
+	int		 g, wait = -1;
+
+	a->wait = -1;
+	left = (long)((a->deadline - num_seconds()) * 1000);
+	if (left < API_ONCE_MIN_MS) {
+		snprintf(err, errsz, "GET %s: no time left", path);
+		return -1;
+	}
+	if (a->gate != NULL && (g = a->gate(a->gate_arg, &wait, err,
+	    errsz)) != 0) {
+		if (g == 1) {
+			a->wait = bounded(wait);
+			snprintf(err, errsz, "GET %s: over clerk_rate_limit, "
+			    "not sent", path);
+		}
+		return -1;
+	}
+	if ((rc = a->f.easy_setopt(a->h, CURLOPT_TIMEOUT_MS, left)) !=
+	    CURLE_OK || (rc = a->f.easy_setopt(a->h, CURLOPT_CONNECTTIMEOUT_MS,
+	    left < API_ONCE_CONNECT_MS ? left : (long)API_ONCE_CONNECT_MS)) !=
+	    CURLE_OK) {
+		snprintf(err, errsz, "GET %s: %s", path,
+		    a->f.easy_strerror(rc));
+		return -1;
+	}
+	a->st.requests++;
+	a->len = 0;
+	a->retry_after = -1;
+	a->curlerr[0] = '\0';
+	if (a->buf != NULL)
+		a->buf[0] = '\0';
+	rc = a->f.easy_perform(a->h);
+	if (rc == CURLE_OK)
+		a->f.easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 || status == 404) {
+		*body = a->buf != NULL ? a->buf : "";
+		*len = a->len;
+		return (int)status;
+	}
+	if (status == 429)
+		a->st.limited++;
+	if (a->retry_after >= 0)
+		a->wait = bounded(a->retry_after);
+	if (rc != CURLE_OK)
+		snprintf(err, errsz, "GET %s: %s", path, a->curlerr[0] ?
+		    a->curlerr : a->f.easy_strerror(rc));
+	else
+		snprintf(err, errsz, "GET %s: HTTP %ld%s", path, status,
+		    status == 401 || status == 403 ?
+		    ": check clerk_secret_key" : "");
+	return -1;
+}
+
 int
 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
     size_t *len, char *err, size_t errsz)
@@ -292,6 +388,8 @@ clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 		    a->f.easy_strerror(rc));
 		return -1;
 	}
+	if (a->once)
+		return get_once(a, path, body, len, err, errsz);
 	for (;;) {
 		pace(a);
 		a->len = 0;

@@ -43,6 +43,23 @@ int		 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 		    size_t *len, char *err, size_t errsz);
 
 /*
+ * For a pull, which must be answered within what the web server allows:
+ * from now on every request is tried once (a 429, a 5xx, a timeout or
+ * any other failure makes clerkapi_get return -1 at once, clerkapi_retry_after
+ * telling how long to wait), none starts or runs past deadline seconds
+ * from now, and each is first allowed by gate(arg, ...): 0 go, 1 over
+ * budget (with *retry_after set), -1 failure (err set).
+ */
+void		 clerkapi_set_once(struct clerkapi *a, double deadline,
+		    int (*gate)(void *, int *, char *, size_t), void *arg);
+
+/*
+ * After a failed clerkapi_get in that mode: seconds to wait, from Clerk's
+ * Retry-After or the gate's (at most API_RETRY_AFTER_MAX), or -1.
+ */
+int		 clerkapi_retry_after(const struct clerkapi *a);
+
+/*
  * 1 if body[0..len), a 404's, is Clerk's answer for an object that does
  * not exist ({"errors":[{"code":"resource_not_found",...}]}); 0 if it
  * is anything else (a proxy's page, a wrong clerk_api_url).

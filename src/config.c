@@ -26,7 +26,8 @@ enum config_kind {
 	CONFIG_KIND_CHOICE,	/* one of words[0..max): its index */
 	CONFIG_KIND_SET,	/* some of words[0..max): bit i for each */
 	CONFIG_KIND_IDENT,	/* [A-Za-z0-9_]{0,max}, copied into an array */
-	CONFIG_KIND_SECRETS,	/* min..max secrets: keys and nkeys */
+	CONFIG_KIND_SECRETS,	/* min..max secrets: keys and nkeys, or
+				   pull_keys and npull_keys */
 	CONFIG_KIND_HOSTS,	/* up to max host[:port]: db_host(s), ports */
 	CONFIG_KIND_HTTPS,	/* an https:// URL, or the default text */
 	CONFIG_KIND_RATE,	/* REQUESTS/SECONDS: rate_requests, _seconds */
@@ -124,6 +125,10 @@ static const struct config_valid config_valid[CONFIG__MAX] = {
 	    .words = config_tls_names, FIELD(db_tls) },
 	[CONFIG_DB_TLS_CA] = { .key = "db_tls_ca", .kind = CONFIG_KIND_TEXT,
 	    FIELD(db_tls_ca) },
+	/* SPEC section 1, "Pull": never the Svix secret; unset, no pull. */
+	[CONFIG_PULL_SECRET] = { .key = "pull_secret",
+	    .kind = CONFIG_KIND_SECRETS, .min = 0, .max = SIG_KEYS_MAX,
+	    FIELD(pull_keys) },
 };
 
 static int
@@ -704,20 +709,32 @@ static int
 kind_secrets(struct config *cf, const struct config_valid *vd, char *v,
     char *err, size_t errsz)
 {
+	struct sig_key	*keys = (struct sig_key *)((char *)cf + vd->offset);
+	size_t		*nkeys = keys == cf->keys ? &cf->nkeys :
+			    &cf->npull_keys;
 	const char	*p = v, *w = NULL;
 	size_t		 n;
 
-	cf->nkeys = 0;
+	*nkeys = 0;
+	/* An optional key (pull_secret) unset: no secret. */
+	if (v == NULL && vd->min == 0)
+		return 0;
 	while (v != NULL && (w = word_next(&p, &n)) != NULL) {
-		if ((long long)cf->nkeys == vd->max ||
-		    sig_key_decode(w, n, &cf->keys[cf->nkeys]) == -1)
+		if ((long long)*nkeys == vd->max ||
+		    sig_key_decode(w, n, &keys[*nkeys]) == -1)
 			break;
-		cf->nkeys++;
+		(*nkeys)++;
 	}
-	if (v == NULL || w != NULL || (long long)cf->nkeys < vd->min) {
-		snprintf(err, errsz, "expected %lld to %lld secrets from "
-		    "Clerk's dashboard, separated by blanks, each base64 "
-		    "after its prefix", vd->min, vd->max);
+	if (v == NULL || w != NULL || (long long)*nkeys < vd->min ||
+	    *nkeys == 0) {
+		if (keys != cf->keys)
+			snprintf(err, errsz, "expected 1 to %lld whsec_ "
+			    "secrets of your own, separated by blanks, each "
+			    "base64 after its prefix", vd->max);
+		else
+			snprintf(err, errsz, "expected %lld to %lld secrets "
+			    "from Clerk's dashboard, separated by blanks, "
+			    "each base64 after its prefix", vd->min, vd->max);
 		return -1;
 	}
 	return 0;
@@ -935,6 +952,16 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 			    first && config_check(cf, k, err, errsz) == -1)
 				return -1;
 	err[0] = '\0';
+	/* SPEC section 1, "Pull": the Svix secret never signs a pull. */
+	for (i = 0; i < cf->npull_keys; i++)
+		for (k = 0; k < (int)cf->nkeys; k++)
+			if (cf->pull_keys[i].len == cf->keys[k].len &&
+			    CRYPTO_memcmp(cf->pull_keys[i].key,
+			    cf->keys[k].key, cf->keys[k].len) == 0) {
+				snprintf(err, errsz, "pull_secret: must not be "
+				    "a signing_secret (make one of your own)");
+				return -1;
+			}
 	/* A CA that is not used would let one believe the server checked. */
 	if (cf->db_tls_ca != NULL && cf->db_tls != CONFIG_TLS_VERIFY) {
 		snprintf(err, errsz, "db_tls_ca: is used only with "

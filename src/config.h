@@ -55,6 +55,7 @@ enum config_key {
 	CONFIG_CLERK_RATE_LIMIT,
 	CONFIG_DB_TLS,
 	CONFIG_DB_TLS_CA,
+	CONFIG_PULL_SECRET,
 	CONFIG__MAX
 };
 
@@ -82,6 +83,8 @@ struct config {
 
 	struct sig_key	 keys[SIG_KEYS_MAX];
 	size_t		 nkeys;
+	struct sig_key	 pull_keys[SIG_KEYS_MAX];	/* pull_secret */
+	size_t		 npull_keys;		/* 0: no pull accepted */
 	char		*db_host;		/* NULL: library default */
 	char		*db_hosts[CONFIG_HOSTS_MAX];	/* db_host's words */
 	unsigned int	 db_ports[CONFIG_HOSTS_MAX];	/* 0: db_port */

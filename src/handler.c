@@ -8,6 +8,7 @@
 
 #include "handler.h"
 #include "num.h"
+#include "pull.h"
 #include "sig.h"
 
 const struct handler_row handler_rows[HANDLER__MAX] = {
@@ -32,6 +33,8 @@ const struct handler_row handler_rows[HANDLER__MAX] = {
 	    "no signature matches", 0 },
 	[HANDLER_PAYLOAD] = { 400, "invalid_payload",
 	    "the body is not a valid event", 0 },
+	[HANDLER_NOT_FOUND] = { 404, "not_found",
+	    "Clerk has no such user or organization", 0 },
 	[HANDLER_UNAVAILABLE] = { 503, "unavailable",
 	    "temporarily unavailable, retry later", 0 },
 	[HANDLER_INTERNAL] = { 500, "internal", "internal error", 0 },
@@ -51,6 +54,19 @@ const enum handler_reply handler_store_reply[STORE__MAX] = {
 	[STORE_STALE] = HANDLER_STALE,
 	[STORE_UNAVAILABLE] = HANDLER_UNAVAILABLE,
 	[STORE_FAILED] = HANDLER_INTERNAL,
+};
+
+/* SPEC section 1, "Pull": answered like an event. */
+const enum handler_reply handler_pull_reply[PULL__MAX] = {
+	[PULL_APPLIED] = HANDLER_APPLIED,
+	[PULL_STALE] = HANDLER_STALE,
+	[PULL_DUPLICATE] = HANDLER_DUPLICATE,
+	[PULL_IGNORED] = HANDLER_IGNORED,
+	[PULL_NOT_FOUND] = HANDLER_NOT_FOUND,
+	[PULL_BAD_ID] = HANDLER_PAYLOAD,
+	[PULL_BUSY] = HANDLER_UNAVAILABLE,
+	[PULL_UNAVAILABLE] = HANDLER_UNAVAILABLE,
+	[PULL_FAILED] = HANDLER_INTERNAL,
 };
 
 static int
@@ -118,11 +134,24 @@ handler_decide(const struct config *cf, struct handler_req *rq,
 	enum sig_result	 sr;
 	long long	 ts;
 
-	/* SPEC section 1: no database work before this verdict. */
-	sr = sig_verify(cf->keys, cf->nkeys, rq->id, rq->ts, rq->sig,
-	    rq->body, rq->len, rq->now, cf->tolerance, &ts);
+	/*
+	 * SPEC section 1: no database work before this verdict. A pull
+	 * ("Pull") is verified with pull_secret only, never with the Svix
+	 * secret, and an event with the Svix secret only: neither secret
+	 * can stand in for the other.
+	 */
+	rq->pull = pull_is(rq->body, rq->len);
+	if (rq->pull)
+		sr = sig_verify(cf->pull_keys, cf->npull_keys, rq->id, rq->ts,
+		    rq->sig, rq->body, rq->len, rq->now, cf->tolerance, &ts);
+	else
+		sr = sig_verify(cf->keys, cf->nkeys, rq->id, rq->ts, rq->sig,
+		    rq->body, rq->len, rq->now, cf->tolerance, &ts);
 	if (sr == SIG_BAD_BODY)
 		rq->detail = "not UTF-8";
+	if (sr == SIG_MISMATCH && rq->pull)
+		rq->detail = cf->npull_keys == 0 ? "a pull, and pull_secret "
+		    "is not set" : "a pull not signed with pull_secret";
 	if (sr != SIG_OK)
 		return sig_reply[sr];
 	if (!valid_svix_id(rq->id)) {
@@ -132,6 +161,18 @@ handler_decide(const struct config *cf, struct handler_req *rq,
 	}
 	/* Only now is the id Svix's, not a stranger's: it may be logged. */
 	rq->svix_id = rq->id;
+	if (rq->pull) {
+		rq->type = STORE_PULL_TYPE;
+		rq->when = ts * 1000;
+		if (pull_id(rq->body, rq->len, rq->pulled,
+		    sizeof(rq->pulled)) == -1) {
+			rq->detail = "a pull's data.id must be a user_ or org_ "
+			    "id";
+			return HANDLER_PAYLOAD;
+		}
+		rq->object = rq->pulled;
+		return HANDLER_APPLIED;
+	}
 	if (event_parse(rq->body, rq->len, cf->sync_private_metadata,
 	    cf->events, ev, &rq->detail) == -1)
 		return HANDLER_PAYLOAD;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "event.h"
 #include "http.h"
+#include "pull.h"
 #include "store.h"
 
 #define HANDLER_HEADER_MAX	8192	/* bytes of one svix-* header */
@@ -33,6 +34,7 @@ enum handler_reply {
 	HANDLER_TIMESTAMP,
 	HANDLER_SIGNATURE,
 	HANDLER_PAYLOAD,
+	HANDLER_NOT_FOUND,
 	HANDLER_UNAVAILABLE,
 	HANDLER_INTERNAL,
 	HANDLER__MAX
@@ -51,8 +53,9 @@ struct handler_row {
 
 extern const struct handler_row handler_rows[HANDLER__MAX];
 
-/* The answer to each store result. */
+/* The answer to each store result, and to each pull's. */
 extern const enum handler_reply handler_store_reply[STORE__MAX];
+extern const enum handler_reply handler_pull_reply[PULL__MAX];
 
 /*
  * A request as the decision sees it. The caller sets the inputs (views,
@@ -74,6 +77,9 @@ struct handler_req {
 	const char	*object;
 	const char	*detail;	/* out: fixed phrase for 400s, or NULL */
 	long long	 when;		/* out: the event's time, ms */
+	int		 pull;		/* out: a pull (SPEC section 1) */
+	char		 pulled[EVENT_ID_MAX + 1];	/* out: its data.id */
+	int		 wait;		/* serve's: a 503's Retry-After */
 };
 
 /*
@@ -86,8 +92,10 @@ int	handler_head(const struct config *cf, struct handler_req *rq,
 
 /*
  * With the body: verify, check and parse it into ev (zeroed; the caller
- * frees it). HANDLER_APPLIED means: apply ev at rq->when; anything else
- * is the answer.
+ * frees it). HANDLER_APPLIED means: apply ev at rq->when, or, with
+ * rq->pull set, pull rq->pulled under rq->svix_id at rq->when (ev left
+ * empty); anything else is the answer. A pull is verified with
+ * pull_secret only, an event with signing_secret only.
  */
 enum handler_reply handler_decide(const struct config *cf,
 	    struct handler_req *rq, struct event *ev);

@@ -173,6 +173,12 @@ cmd_check(struct handler *hd)
 		printf("config: from the environment only; %s\n", cf.looked);
 	printf("signing_secret: %zu secret%s, each decodes\n", cf.nkeys,
 	    cf.nkeys == 1 ? "" : "s");
+	/* SPEC section 1, "Pull": shown only when the pull is on. */
+	if (cf.npull_keys > 0)
+		printf("pull_secret: %zu secret%s, each decodes%s\n",
+		    cf.npull_keys, cf.npull_keys == 1 ? "" : "s",
+		    cf.clerk_secret_key != NULL ? "" : "; clerk_secret_key "
+		    "is not set, so every pull is answered 503");
 	rc = store_probe(hd->st, &version, err, sizeof(err));
 	if (rc == STORE_CHECK_CONNECT) {
 		printf("database: %s\n", err);

@@ -17,7 +17,8 @@
 
 /* The tables of schema/ besides the kinds', to which the prefix goes. */
 static const char *const meta_tables[] = {
-	"clerk_webhook_events", "clerksync_schema", "clerksync_backfill"
+	"clerk_webhook_events", "clerksync_schema", "clerksync_backfill",
+	"clerksync_api_budget"
 };
 #define NMETA	(sizeof(meta_tables) / sizeof(meta_tables[0]))
 

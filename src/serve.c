@@ -1,6 +1,7 @@
 /*
  * clerksync — serve: one request's I/O around handler.c's decision:
- * read it from http, apply it through the store, answer, log one line.
+ * read it from http, apply it through the store (or, for a pull, fetch
+ * it from the Backend API first), answer, log one line.
  * SPDX-License-Identifier: ISC
  */
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "backfill.h"
+#include "clerkapi.h"
 #include "handler.h"
 #include "log.h"
 #include "num.h"
@@ -46,17 +49,103 @@ body_release(void)
 	}
 }
 
-/* The message is one of ours: a fixed phrase, never request data. */
+/*
+ * The message is one of ours: a fixed phrase, never request data. wait
+ * (> 0): a 503's Retry-After.
+ */
 static void
-answer(struct http *h, enum handler_reply r, const char *detail)
+answer(struct http *h, enum handler_reply r, const char *detail, int wait)
 {
-	char		 body[HANDLER_ANSWER_MAX];
+	char		 body[HANDLER_ANSWER_MAX], retry[64];
 	const char	*hdr = r == HANDLER_METHOD ? "Allow: POST\r\n" : NULL;
 	size_t		 n;
+
+	if (r == HANDLER_UNAVAILABLE && wait > 0) {
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", wait);
+		hdr = retry;
+	}
 
 	n = handler_answer(r, detail, body, sizeof(body));
 	if (http_reply(h, handler_rows[r].status, hdr, body, n) == -1)
 		log_warnx("could not send the answer");
+}
+
+/* The gate of every API request of a pull: one from the shared budget. */
+static int
+gate(void *arg, int *wait, char *err, size_t errsz)
+{
+	return store_budget(arg, wait, err, errsz);
+}
+
+static const enum pull_result pull_written[STORE__MAX] = {
+	[STORE_APPLIED] = PULL_APPLIED,
+	[STORE_DUPLICATE] = PULL_DUPLICATE,
+	[STORE_STALE] = PULL_STALE,
+	[STORE_UNAVAILABLE] = PULL_UNAVAILABLE,
+	[STORE_FAILED] = PULL_FAILED,
+};
+
+/*
+ * SPEC section 1, "Pull": fetch rq->pulled from the Backend API within
+ * PULL_API_TIME and the shared budget, and write it as sync does. *wait
+ * gets the seconds for a Retry-After.
+ */
+static enum pull_result
+serve_pull(struct handler *hd, struct handler_req *rq, int *wait,
+    char *err, size_t errsz)
+{
+	struct clerkapi		*a = NULL;
+	enum store_result	 res = STORE_FAILED;
+	enum pull_result	 rc = PULL_FAILED;
+	int			 seen;
+
+	*wait = PULL_RETRY_DEFAULT;
+	if (!backfill_id_valid(rq->pulled)) {
+		rq->detail = "a pull's data.id must be a user_ or org_ id";
+		return PULL_BAD_ID;
+	}
+	/* A repeated webhook-id costs no request. */
+	if ((seen = store_pull_seen(hd->st, rq->svix_id, err, errsz)) == -1)
+		return PULL_UNAVAILABLE;
+	if (seen)
+		return PULL_DUPLICATE;
+
+	/* SPEC section 4: without a key the pull cannot be done. */
+	if ((a = clerkapi_open(hd->cf, PULL_API_TIME, err, errsz)) == NULL)
+		return PULL_UNAVAILABLE;
+	clerkapi_set_once(a, PULL_API_TIME, gate, hd->st);
+	switch (backfill_pull(hd->cf, hd->st, a, rq->pulled, rq->svix_id,
+	    rq->when, &res, err, errsz)) {
+	case BACKFILL_PULL_WRITTEN:
+		rc = pull_written[res];
+		break;
+	case BACKFILL_PULL_GONE:
+		/*
+		 * Not marked deleted: a pull comes from the app, and one
+		 * 404 must not let it tombstone any id it names
+		 * (reconcile and sync weigh such marks; webhooks bring
+		 * the deletes).
+		 */
+		rc = PULL_NOT_FOUND;
+		break;
+	case BACKFILL_PULL_IGNORED:
+		rc = PULL_IGNORED;
+		break;
+	case BACKFILL_PULL_BAD_ID:
+		rq->detail = "a pull's data.id must be a user_ or org_ id";
+		rc = PULL_BAD_ID;
+		break;
+	case BACKFILL_PULL_API:
+		if (clerkapi_retry_after(a) > 0)
+			*wait = clerkapi_retry_after(a);
+		rc = PULL_BUSY;
+		break;
+	default:
+		rc = PULL_BUSY;	/* an answer that was not Clerk's */
+		break;
+	}
+	clerkapi_close(a);
+	return rc;
 }
 
 /* The pipeline. The caller owns ev (zeroed) and frees it after the log. */
@@ -94,6 +183,13 @@ serve(struct handler *hd, struct http *h, struct handler_req *rq,
 	rq->now = (long long)time(NULL);
 	if ((r = handler_decide(hd->cf, rq, ev)) != HANDLER_APPLIED)
 		return r;
+	if (rq->pull) {
+		r = handler_pull_reply[serve_pull(hd, rq, &rq->wait, err,
+		    errsz)];
+		if (r != HANDLER_UNAVAILABLE)
+			rq->wait = 0;
+		return r;
+	}
 	return handler_store_reply[store_apply(hd->st, ev, rq->svix_id,
 	    rq->when, err, errsz)];
 }
@@ -114,7 +210,7 @@ handler_serve(struct handler *hd, struct http *h)
 	memset(&ev, 0, sizeof(ev));
 	r = serve(hd, h, &rq, &ev, err, sizeof(err));
 	answer(h, r, r == HANDLER_BAD_REQUEST || r == HANDLER_PAYLOAD ?
-	    rq.detail : NULL);
+	    rq.detail : NULL, rq.wait);
 	ms = (num_seconds() - t0) * 1e3;
 
 	/*

@@ -44,6 +44,9 @@ static const char *const fixed_names[SQL_FIXED__MAX] = {
 	[SQL_NOW] = "clock",
 	[SQL_SCHEMA_VERSION] = "schema version",
 	[SQL_STATUS] = "status",
+	[SQL_PULL_SEEN] = "pull seen",
+	[SQL_BUDGET_TAKE] = "api budget take",
+	[SQL_BUDGET_GET] = "api budget get",
 };
 
 static const char *const op_names[SQL_OP__MAX] = {
@@ -237,6 +240,21 @@ static const char *const fixed_sql[SQL_FIXED__MAX] = {
 	    "COALESCE(SUM(outcome = 'stale' AND received_at > "
 	    "UTC_TIMESTAMP(3) - INTERVAL 1 DAY), 0) FROM "
 	    "`%sclerk_webhook_events` GROUP BY f",
+	[SQL_PULL_SEEN] = "SELECT 1 FROM `%sclerk_webhook_events` WHERE "
+	    "svix_id = ?",
+	/*
+	 * The budget of SPEC section 1, "Pull": (name, window, window), a
+	 * fixed window of clerk_rate_limit's seconds by the database's
+	 * clock; the upsert locks the row, so that processes count in turn.
+	 */
+	[SQL_BUDGET_TAKE] = "INSERT INTO `%sclerksync_api_budget` (name, "
+	    "window_start, used) VALUES (?, UNIX_TIMESTAMP() DIV ? * ?, 1) ON "
+	    "DUPLICATE KEY UPDATE used = IF(window_start = "
+	    "VALUES(window_start), used + 1, 1), window_start = "
+	    "VALUES(window_start)",
+	/* (window, name): the count, and seconds to the next window. */
+	[SQL_BUDGET_GET] = "SELECT used, window_start + ? - UNIX_TIMESTAMP() "
+	    "FROM `%sclerksync_api_budget` WHERE name = ?",
 };
 
 int

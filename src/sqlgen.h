@@ -25,6 +25,9 @@ enum sql_fixed {
 	SQL_NOW,		/* the database's UTC clock */
 	SQL_SCHEMA_VERSION,
 	SQL_STATUS,		/* `status`: each family's events rows */
+	SQL_PULL_SEEN,		/* a pull: whether its svix-id has a row */
+	SQL_BUDGET_TAKE,	/* a pull: one request from the API budget */
+	SQL_BUDGET_GET,		/* its count, and seconds to the next window */
 	SQL_FIXED__MAX
 };
 

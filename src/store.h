@@ -146,6 +146,32 @@ int		 store_live_members(struct store *st, const char *before,
 		    int (*fn)(void *, const char *, const char *,
 		    const char *), void *arg, char *err, size_t errsz);
 
+/* The pull (SPEC section 1, "Pull"), in apply.c. */
+#define STORE_PULL_TYPE		"clerksync.pull"	/* its events rows */
+#define STORE_BUDGET_NAME	"clerk_api"	/* its clerksync_api_budget row */
+
+/* 1 if svix_id has an events row, 0 if not, -1 with err set. */
+int		 store_pull_seen(struct store *st, const char *svix_id,
+		    char *err, size_t errsz);
+
+/*
+ * Take one Backend API request from the budget that every process
+ * shares: at most clerk_rate_limit in each window, by the database's
+ * clock, in a short transaction of its own. Returns 0 (taken), 1 over
+ * the limit (nothing taken; *wait: seconds to the next window), or -1
+ * with err set.
+ */
+int		 store_budget(struct store *st, int *wait, char *err,
+		    size_t errsz);
+
+/*
+ * store_apply for a pulled object: ev (its newest state, as backfill
+ * reads it) written through the same guarded statements, with an events
+ * row of type STORE_PULL_TYPE under svix_id, in one transaction.
+ */
+enum store_result store_pull_apply(struct store *st, const struct event *ev,
+		    const char *svix_id, long long ts, char *err, size_t errsz);
+
 /* Close the connection and free; safe on NULL. */
 void		 store_close(struct store *st);
 

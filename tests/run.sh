@@ -49,7 +49,8 @@ for s in "$@"; do
 	hostile) suite hostile node tests/integ/hostile.mjs ;;
 	sim)	suite sim node tests/sim/run.mjs
 		suite races node tests/sim/races.mjs ;;
-	backfill) suite backfill node tests/backfill/run.mjs ;;
+	backfill) suite backfill node tests/backfill/run.mjs
+		suite pull node tests/backfill/pull.mjs ;;
 	php)	suite php node tests/php/run.mjs
 		suite status node tests/php/status.mjs ;;
 	cluster) suite cluster-smoke node tests/cluster/smoke.mjs

@@ -122,6 +122,15 @@ good(void)
 	    "db_name=b\n", NULL, &cf, err, sizeof(err)) == 0 && cf.nkeys == 2,
 	    "two secrets (rotation)");
 	config_free(&cf);
+	ok(load(BASE, NULL, &cf, err, sizeof(err)) == 0 &&
+	    cf.npull_keys == 0, "pull_secret: unset by default, no pull");
+	config_free(&cf);
+	ok(load(BASE "pull_secret = " SECRET2 "\n", NULL, &cf, err,
+	    sizeof(err)) == 0 && cf.npull_keys == 1 && cf.nkeys == 1 &&
+	    cf.pull_keys[0].len == cf.keys[0].len &&
+	    memcmp(cf.pull_keys[0].key, cf.keys[0].key, cf.keys[0].len) != 0,
+	    "pull_secret: its own keys, apart from signing_secret's");
+	config_free(&cf);
 
 	{
 		const char *const e[] = { "CLERKSYNC_DB_USER=envuser",
@@ -223,6 +232,11 @@ bad(void)
 		    "clerk_api_url" },
 		{ BASE "clerk_api_url = https://\n", "clerk_api_url" },
 		{ BASE "clerk_secret_key = sk a\n", "clerk_secret_key" },
+		{ BASE "pull_secret = whsec_!!\n", "pull_secret" },
+		{ BASE "pull_secret = " SECRET2 " x\n", "pull_secret" },
+		{ BASE "pull_secret = " SECRET "\n", "pull_secret" },
+		{ BASE "pull_secret = " SECRET2 " " SECRET "\n",
+		    "pull_secret" },
 		{ BASE "clerk_rate_limit = 100\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 0/10\n", "clerk_rate_limit" },
 		{ BASE "clerk_rate_limit = 10/0\n", "clerk_rate_limit" },

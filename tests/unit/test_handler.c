@@ -17,15 +17,16 @@
 #include "util.h"
 
 #define SECRET	"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define PULL_SECRET "whsec_cHVsbHB1bGxwdWxscHVsbHB1bGxwdWxs"
 #define NOW	1773480414LL	/* user.created.json's, in seconds */
 #define MAX_BODY 65536
 
 static struct config	 cf;
 
-/* "v1,<base64 HMAC-SHA256 of id.ts.body>" into out. */
+/* "v1,<base64 HMAC-SHA256 of id.ts.body>" with key into out. */
 static void
-sign(const char *id, const char *ts, const char *body, size_t len,
-    char *out, size_t outsz)
+sign_with(const struct sig_key *key, const char *id, const char *ts,
+    const char *body, size_t len, char *out, size_t outsz)
 {
 	unsigned char	 mac[EVP_MAX_MD_SIZE];
 	unsigned int	 maclen = 0;
@@ -36,12 +37,19 @@ sign(const char *id, const char *ts, const char *body, size_t len,
 		exit(1);
 	snprintf(msg, n + 1, "%s.%s.", id, ts);
 	memcpy(msg + strlen(id) + strlen(ts) + 2, body, len);
-	if (HMAC(EVP_sha256(), cf.keys[0].key, (int)cf.keys[0].len,
+	if (HMAC(EVP_sha256(), key->key, (int)key->len,
 	    (unsigned char *)msg, n, mac, &maclen) == NULL || maclen != 32)
 		exit(1);
 	free(msg);
 	memcpy(out, "v1,", 3);
 	EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen);
+}
+
+static void
+sign(const char *id, const char *ts, const char *body, size_t len,
+    char *out, size_t outsz)
+{
+	sign_with(&cf.keys[0], id, ts, body, len, out, outsz);
 }
 
 struct head_case {
@@ -245,13 +253,119 @@ test_decide(void)
 	}
 }
 
+/*
+ * SPEC section 1, "Pull": which secret verifies which body. A pull is
+ * verified with pull_secret only, an event with signing_secret only.
+ */
+struct pull_case {
+	const char	*name;
+	const char	*body;		/* NULL: user.created.json */
+	int		 pull_key;	/* signed with pull_secret, not the Svix one */
+	int		 pull_on;	/* pull_secret is set */
+	enum handler_reply want;
+	const char	*detail;	/* expected, or NULL */
+	const char	*pulled;	/* expected, or NULL: not a pull */
+};
+
+#define PULL_BODY(id) "{\"type\":\"clerksync.pull\",\"data\":{\"id\":\"" id \
+			"\"}}"
+
+static const struct pull_case pulls[] = {
+	{ "a pull signed with pull_secret", PULL_BODY("user_2a"), 1, 1,
+	    HANDLER_APPLIED, NULL, "user_2a" },
+	{ "an organization's pull", " " PULL_BODY("org_2b") "\n", 1, 1,
+	    HANDLER_APPLIED, NULL, "org_2b" },
+	{ "a pull signed with signing_secret", PULL_BODY("user_2a"), 0, 1,
+	    HANDLER_SIGNATURE, "a pull not signed with pull_secret", NULL },
+	{ "a pull, pull_secret unset", PULL_BODY("user_2a"), 0, 0,
+	    HANDLER_SIGNATURE, "a pull, and pull_secret is not set", NULL },
+	{ "an event signed with pull_secret", NULL, 1, 1, HANDLER_SIGNATURE,
+	    NULL, NULL },
+	{ "an event, signing_secret, the pull on", NULL, 0, 1,
+	    HANDLER_APPLIED, NULL, NULL },
+	{ "a pull without data.id", "{\"type\":\"clerksync.pull\"}", 1, 1,
+	    HANDLER_PAYLOAD, "a pull's data.id must be a user_ or org_ id",
+	    NULL },
+	{ "a pull whose data.id is a number",
+	    "{\"type\":\"clerksync.pull\",\"data\":{\"id\":7}}", 1, 1,
+	    HANDLER_PAYLOAD, "a pull's data.id must be a user_ or org_ id",
+	    NULL },
+	{ "a pull whose data.id holds an escape", PULL_BODY("user_\\u0032a"),
+	    1, 1, HANDLER_PAYLOAD, "a pull's data.id must be a user_ or org_ "
+	    "id", NULL },
+};
+
+static void
+test_pull(void)
+{
+	const struct pull_case	*c;
+	struct config		 pcf = cf;
+	struct handler_req	 rq;
+	struct event		 ev;
+	enum handler_reply	 r;
+	char			 ts[32], sig[64], len[32];
+	char			*body;
+	size_t			 i, n;
+	const char		*p = PULL_SECRET;
+
+	if (sig_key_decode(p, strlen(p), &pcf.pull_keys[0]) == -1)
+		exit(1);
+	for (i = 0; i < sizeof(pulls) / sizeof(pulls[0]); i++) {
+		c = &pulls[i];
+		if (c->body == NULL)
+			body = read_file(FIXTURES "/clerk/user.created.json",
+			    &n);
+		else if ((body = strdup(c->body)) == NULL)
+			exit(1);
+		else
+			n = strlen(body);
+		pcf.npull_keys = c->pull_on ? 1 : 0;
+		snprintf(ts, sizeof(ts), "%lld", NOW);
+		snprintf(len, sizeof(len), "%zu", n);
+		sign_with(c->pull_key ? &pcf.pull_keys[0] : &cf.keys[0],
+		    "msg_p", ts, body, n, sig, sizeof(sig));
+		memset(&rq, 0, sizeof(rq));
+		memset(&ev, 0, sizeof(ev));
+		rq.method = "POST";
+		rq.length = len;
+		rq.id = "msg_p";
+		rq.ts = ts;
+		rq.sig = sig;
+		rq.now = NOW;
+		if (handler_head(&pcf, &rq, &r) == -1) {
+			ok(0, "%s: the head passes", c->name);
+			free(body);
+			continue;
+		}
+		rq.body = body;
+		r = handler_decide(&pcf, &rq, &ev);
+		ok(r == c->want && (c->detail == NULL ? rq.detail == NULL :
+		    rq.detail != NULL && strcmp(rq.detail, c->detail) == 0),
+		    "%s: %d %s", c->name, handler_rows[c->want].status,
+		    handler_rows[c->want].word);
+		if (c->pulled != NULL)
+			ok(rq.pull && strcmp(rq.pulled, c->pulled) == 0 &&
+			    rq.object == rq.pulled && rq.svix_id == rq.id &&
+			    strcmp(rq.type, STORE_PULL_TYPE) == 0 &&
+			    rq.when == NOW * 1000 && ev.type_name == NULL,
+			    "%s: pull %s at the webhook-timestamp, no event",
+			    c->name, c->pulled);
+		else if (r == HANDLER_APPLIED)
+			ok(!rq.pull && rq.type != NULL &&
+			    strcmp(rq.type, STORE_PULL_TYPE) != 0,
+			    "%s: an event, not a pull", c->name);
+		event_free(&ev);
+		free(body);
+	}
+}
+
 /* Each row of SPEC section 1, and each store result's answer. */
 static void
 test_table(void)
 {
 	static const int want[HANDLER__MAX] = {
 		200, 200, 200, 200, 405, 411, 400, 413, 400, 401, 401, 400,
-		503, 500
+		404, 503, 500
 	};
 	char	 buf[HANDLER_ANSWER_MAX];
 	size_t	 i, n;
@@ -272,6 +386,18 @@ test_table(void)
 	ok(handler_rows[handler_store_reply[STORE_UNAVAILABLE]].status ==
 	    503 && handler_rows[handler_store_reply[STORE_FAILED]].status ==
 	    500, "a database down is 503, anything else 500");
+	ok(handler_pull_reply[PULL_APPLIED] == HANDLER_APPLIED &&
+	    handler_pull_reply[PULL_STALE] == HANDLER_STALE &&
+	    handler_pull_reply[PULL_DUPLICATE] == HANDLER_DUPLICATE &&
+	    handler_pull_reply[PULL_IGNORED] == HANDLER_IGNORED,
+	    "a pull's 200s, as an event's");
+	ok(handler_rows[handler_pull_reply[PULL_NOT_FOUND]].status == 404 &&
+	    handler_rows[handler_pull_reply[PULL_BAD_ID]].status == 400 &&
+	    handler_rows[handler_pull_reply[PULL_BUSY]].status == 503 &&
+	    handler_rows[handler_pull_reply[PULL_UNAVAILABLE]].status ==
+	    503 && handler_rows[handler_pull_reply[PULL_FAILED]].status ==
+	    500, "a pull: 404 not found, 400 bad id, 503 busy or down, "
+	    "500 else");
 
 	n = handler_answer(HANDLER_STALE, NULL, buf, sizeof(buf));
 	ok(n == strlen(buf) && strcmp(buf, "{\"status\":\"stale\"}") == 0,
@@ -301,6 +427,7 @@ main(void)
 	cf.events = CONFIG_EVENTS_ALL;
 	test_head();
 	test_decide();
+	test_pull();
 	test_table();
 	return done_testing();
 }

@@ -700,15 +700,15 @@ async function subcommands(ctx, d) {
     eq(m1.code, 0, `${tag}: migrate on an empty database exits 0`);
     if (m1.code !== 0) diag(said(m1));
     eq(await tables('clerksync_empty'),
-      ['clerk_webhook_events', 'clerksync_backfill', 'clerksync_schema', 'organization_memberships', 'organizations', 'users'],
-      `${tag}: migrate created the six tables`);
+      ['clerk_webhook_events', 'clerksync_api_budget', 'clerksync_backfill', 'clerksync_schema', 'organization_memberships', 'organizations', 'users'],
+      `${tag}: migrate created the seven tables`);
     const after = await run(['check'], emptyConf);
     eq(after.code, 0, `${tag}: check after migrate exits 0`);
     if (after.code !== 0) diag(said(after));
     const m2 = await run(['migrate'], emptyConf);
     eq(m2.code, 0, `${tag}: migrate a second time exits 0`);
     const versions = await db.query('SELECT version FROM clerksync_empty.clerksync_schema ORDER BY version').catch(() => []);
-    eq(versions.map((v) => Number(v.version)), [1, 2, 3], `${tag}: each schema version is recorded once`);
+    eq(versions.map((v) => Number(v.version)), [1, 2, 3, 4], `${tag}: each schema version is recorded once`);
     ok([m1, m2, after, before].every(clean), `${tag}: no secret or password in any subcommand output`);
 
     // An existing table the app has extended.
@@ -719,14 +719,14 @@ async function subcommands(ctx, d) {
     const extConf = ctx.config({ db_name: 'clerksync_extended', log_file: null });
     // A version 1 database: check says which version and what to run.
     const v1 = await run(['check'], extConf);
-    ok(v1.code === 1 && /version 1, expected 3/.test(said(v1)) && /migrate/.test(said(v1)),
+    ok(v1.code === 1 && /version 1, expected 4/.test(said(v1)) && /migrate/.test(said(v1)),
       `${tag}: check on a version 1 database exits 1 and says to run migrate (exit ${v1.code})`);
     const m3 = await run(['migrate'], extConf);
     eq(m3.code, 0, `${tag}: migrate on an existing users table with an added column exits 0`);
     const kept = await db.query("SELECT nickname, country FROM clerksync_extended.users WHERE clerk_id = 'user_kept'").catch(() => []);
     eq(kept.map((r) => [r.nickname, r.country]), [['Kit', 'SE']], `${tag}: migrate keeps the added column and the app's data`);
     const upgraded = await db.query('SELECT version FROM clerksync_extended.clerksync_schema ORDER BY version').catch(() => []);
-    eq(upgraded.map((v) => Number(v.version)), [1, 2, 3], `${tag}: migrate upgrades version 1 to 3`);
+    eq(upgraded.map((v) => Number(v.version)), [1, 2, 3, 4], `${tag}: migrate upgrades version 1 to 4`);
     eq((await run(['check'], extConf)).code, 0, `${tag}: check on the extended table exits 0`);
 
     // table_prefix: migrate puts it before every table name.
@@ -734,7 +734,7 @@ async function subcommands(ctx, d) {
     const preConf = ctx.config({ db_name: 'clerksync_prefixed', table_prefix: 'cs_', log_file: null });
     const m4 = await run(['migrate'], preConf);
     eq([m4.code, await tables('clerksync_prefixed')],
-      [0, ['cs_clerk_webhook_events', 'cs_clerksync_backfill', 'cs_clerksync_schema', 'cs_organization_memberships', 'cs_organizations', 'cs_users']],
+      [0, ['cs_clerk_webhook_events', 'cs_clerksync_api_budget', 'cs_clerksync_backfill', 'cs_clerksync_schema', 'cs_organization_memberships', 'cs_organizations', 'cs_users']],
       `${tag}: migrate with table_prefix = cs_ creates the prefixed tables`);
     eq((await run(['check'], preConf)).code, 0, `${tag}: check with table_prefix exits 0`);
     // At the current version, a column gone: check names the statement.
