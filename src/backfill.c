@@ -1148,13 +1148,13 @@ out:
 }
 
 /*
- * The pull: as sync for one id, through a (in clerkapi_set_once's mode), but
- * with an events row, and nothing printed. A GONE id writes nothing.
+ * The pull: as sync for one id, through a (in clerkapi_set_once's mode),
+ * but with an events row, and nothing printed. A GONE id writes nothing.
  */
 enum backfill_pull
-backfill_pull(const struct config *cf, struct store *st, struct clerkapi *a,
-    const char *id, const char *svix_id, long long ts, enum store_result *res,
-    char *err, size_t errsz)
+backfill_pull(const struct config *cf, struct store *st,
+    struct clerkapi *a, const char *id, const char *svix_id, long long ts,
+    enum store_result *res, char *err, size_t errsz)
 {
 	struct backfill		 b;
 	struct backfill_opts	 o;

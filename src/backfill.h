@@ -90,7 +90,7 @@ struct clerkapi;
  * outcome but WRITTEN (and of WRITTEN with *res a failure).
  */
 enum backfill_pull backfill_pull(const struct config *cf, struct store *st,
-	    struct clerkapi *a, const char *id, const char *svix_id, long long ts,
-	    enum store_result *res, char *err, size_t errsz);
+	    struct clerkapi *a, const char *id, const char *svix_id,
+	    long long ts, enum store_result *res, char *err, size_t errsz);
 
 #endif

@@ -56,8 +56,8 @@ struct clerkapi {
 	double			 window;
 	struct clerkapi_stats	 st;
 	char			 curlerr[CURL_ERROR_SIZE];
-	int			 once;		/* a pull: see clerkapi_set_once */
-	double			 deadline;	/* then: num_seconds() at the end */
+	int			 once;		/* a pull: clerkapi_set_once */
+	double			 deadline;	/* then: when it ends */
 	int			 wait;		/* then: clerkapi_retry_after */
 	int			(*gate)(void *, int *, char *, size_t);
 	void			*gate_arg;

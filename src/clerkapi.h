@@ -45,10 +45,11 @@ int		 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 /*
  * For a pull, which must be answered within what the web server allows:
  * from now on every request is tried once (a 429, a 5xx, a timeout or
- * any other failure makes clerkapi_get return -1 at once, clerkapi_retry_after
- * telling how long to wait), none starts or runs past deadline seconds
- * from now, and each is first allowed by gate(arg, ...): 0 go, 1 over
- * budget (with *retry_after set), -1 failure (err set).
+ * any other failure makes clerkapi_get return -1 at once,
+ * clerkapi_retry_after telling how long to wait), none starts or runs
+ * past deadline seconds from now, and each is first allowed by
+ * gate(arg, ...): 0 go, 1 over budget (with *retry_after set), -1
+ * failure (err set).
  */
 void		 clerkapi_set_once(struct clerkapi *a, double deadline,
 		    int (*gate)(void *, int *, char *, size_t), void *arg);

@@ -260,7 +260,7 @@ test_decide(void)
 struct pull_case {
 	const char	*name;
 	const char	*body;		/* NULL: user.created.json */
-	int		 pull_key;	/* signed with pull_secret, not the Svix one */
+	int		 pull_key;	/* signed with pull_secret */
 	int		 pull_on;	/* pull_secret is set */
 	enum handler_reply want;
 	const char	*detail;	/* expected, or NULL */
