@@ -255,14 +255,108 @@ value_parse(const char *p, const char *eol, char *out, size_t *outlen,
 	return 0;
 }
 
+/* Says why the key ks of klen bytes, known to be no key, is refused. */
+static void
+key_unknown(const char *ks, size_t klen, const char *name, size_t lineno,
+    char *err, size_t errsz)
+{
+	size_t	 i;
+	int	 lower;
+
+	for (i = 0, lower = 1; i < klen; i++)
+		if (ks[i] >= 'A' && ks[i] <= 'Z')
+			lower = 0;
+	if (klen == 0)
+		snprintf(err, errsz, "%s:%zu: expected KEY = value", name,
+		    lineno);
+	else if (klen > CONFIG_KEY_MAX || !lower)
+		snprintf(err, errsz, "%s:%zu: unknown key (keys are "
+		    "lowercase, at most %d characters)", name, lineno,
+		    CONFIG_KEY_MAX);
+	else
+		snprintf(err, errsz, "%s:%zu: unknown key '%.*s'", name,
+		    lineno, (int)klen, ks);
+}
+
+/*
+ * The key that starts at *pp (past leading blanks) and ends before eol,
+ * leaving *pp on its '='. Returns the key, or -1 with err set.
+ */
+static int
+line_key(const char **pp, const char *eol, const char *name,
+    size_t lineno, char *err, size_t errsz)
+{
+	const char	*p = *pp, *ks;
+	size_t		 klen;
+	int		 k;
+
+	for (ks = p; p < eol && is_keychar(*p); p++)
+		continue;
+	klen = (size_t)(p - ks);
+	while (p < eol && is_blank(*p))
+		p++;
+	k = key_find(ks, klen);
+	/* Name a key only when it is a key: never a value. */
+	if (p == eol || *p != '=') {
+		if (k == -1)
+			snprintf(err, errsz, "%s:%zu: expected KEY = value",
+			    name, lineno);
+		else
+			snprintf(err, errsz, "%s:%zu: %s: expected '=' after "
+			    "the key", name, lineno, config_valid[k].key);
+		return -1;
+	}
+	if (k == -1) {
+		key_unknown(ks, klen, name, lineno, err, errsz);
+		return -1;
+	}
+	*pp = p;
+	return k;
+}
+
+/*
+ * Sets key k from the value after the '=' at p, up to eol. The decoded
+ * copy may be a secret: it is wiped before it is freed. Returns 0, or -1
+ * with err set.
+ */
+static int
+line_value(struct config *cf, int k, const char *p, const char *eol,
+    const char *name, size_t lineno, char *err, size_t errsz)
+{
+	const char	*why;
+	char		*val = NULL;
+	size_t		 vlen;
+	int		 rc = -1;
+
+	if ((val = malloc((size_t)(eol - p))) == NULL) {
+		snprintf(err, errsz, "%s: out of memory", name);
+		goto out;
+	}
+	if (value_parse(p + 1, eol, val, &vlen, &why) == -1) {
+		snprintf(err, errsz, "%s:%zu: %s: %s", name, lineno,
+		    config_valid[k].key, why);
+		goto out;
+	}
+	if (raw_set(cf, (enum config_key)k, val, vlen) == -1) {
+		snprintf(err, errsz, "%s: out of memory", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (val != NULL) {
+		OPENSSL_cleanse(val, (size_t)(eol - p));
+		free(val);
+	}
+	return rc;
+}
+
 int
 config_parse(struct config *cf, const char *buf, size_t len,
     const char *name, char *err, size_t errsz)
 {
-	const char	*line, *eol, *end = buf + len, *p, *ks, *why;
-	char		*val = NULL;
-	size_t		 lineno = 0, klen, vlen, i;
-	int		 k, lower, rc = -1;
+	const char	*line, *eol, *end = buf + len, *p;
+	size_t		 lineno = 0;
+	int		 k;
 
 	for (line = buf; line < end; line = eol + 1) {
 		lineno++;
@@ -272,64 +366,12 @@ config_parse(struct config *cf, const char *buf, size_t len,
 			continue;
 		if (p == eol || *p == '#' || *p == ';')
 			continue;
-		for (ks = p; p < eol && is_keychar(*p); p++)
-			continue;
-		klen = (size_t)(p - ks);
-		while (p < eol && is_blank(*p))
-			p++;
-		k = key_find(ks, klen);
-		/* Name a key only when it is a key: never a value. */
-		if (p == eol || *p != '=') {
-			if (k == -1)
-				snprintf(err, errsz, "%s:%zu: expected KEY = "
-				    "value", name, lineno);
-			else
-				snprintf(err, errsz, "%s:%zu: %s: expected "
-				    "'=' after the key", name, lineno,
-				    config_valid[k].key);
-			goto out;
-		}
-		if (k == -1) {
-			for (i = 0, lower = 1; i < klen; i++)
-				if (ks[i] >= 'A' && ks[i] <= 'Z')
-					lower = 0;
-			if (klen == 0)
-				snprintf(err, errsz, "%s:%zu: expected KEY = "
-				    "value", name, lineno);
-			else if (klen > CONFIG_KEY_MAX || !lower)
-				snprintf(err, errsz, "%s:%zu: unknown key "
-				    "(keys are lowercase, at most %d "
-				    "characters)", name, lineno,
-				    CONFIG_KEY_MAX);
-			else
-				snprintf(err, errsz, "%s:%zu: unknown key "
-				    "'%.*s'", name, lineno, (int)klen, ks);
-			goto out;
-		}
-		if ((val = malloc((size_t)(eol - p))) == NULL) {
-			snprintf(err, errsz, "%s: out of memory", name);
-			goto out;
-		}
-		if (value_parse(p + 1, eol, val, &vlen, &why) == -1) {
-			snprintf(err, errsz, "%s:%zu: %s: %s", name, lineno,
-			    config_valid[k].key, why);
-			goto out;
-		}
-		if (raw_set(cf, (enum config_key)k, val, vlen) == -1) {
-			snprintf(err, errsz, "%s: out of memory", name);
-			goto out;
-		}
-		OPENSSL_cleanse(val, (size_t)(eol - p));
-		free(val);
-		val = NULL;
+		if ((k = line_key(&p, eol, name, lineno, err, errsz)) == -1)
+			return -1;
+		if (line_value(cf, k, p, eol, name, lineno, err, errsz) == -1)
+			return -1;
 	}
-	rc = 0;
-out:
-	if (val != NULL) {
-		OPENSSL_cleanse(val, (size_t)(eol - p));
-		free(val);
-	}
-	return rc;
+	return 0;
 }
 
 /*

@@ -714,16 +714,10 @@ static const char *const envelope_keys[ENV__MAX] = {
 	"type", "data", "timestamp"
 };
 
-int
-event_parse(const char *body, size_t len, int private_too,
-    unsigned int families, struct event *ev, const char **why)
+/* Nothing read yet: NULL, and -1 (absent) where 0 is a value. */
+static void
+event_reset(struct event *ev, const char **why)
 {
-	struct json_span	 whole, env[ENV__MAX], data;
-	struct json_stats	 st;
-	long long		 ts;
-	size_t			 n;
-	int			 t, trouble, rc;
-
 	memset(ev, 0, sizeof(*ev));
 	decode_oom = 0;
 	ev->timestamp = -1;
@@ -731,29 +725,25 @@ event_parse(const char *body, size_t len, int private_too,
 	ev->org.created_at = ev->org.updated_at = -1;
 	ev->member.created_at = ev->member.updated_at = -1;
 	*why = NULL;
+}
 
-	/*
-	 * One strict pass over the body, at any depth; then the members
-	 * are found by skipping values, so an end user's deep or odd
-	 * metadata costs no more than its bytes and refuses nothing.
-	 */
-	if (json_scan(body, len, &st) == -1)
-		BAD("body is not JSON");
-	trouble = st.depth - 1 > EVENT_JSON_DEPTH_MAX ||
-	    (st.flags & JSON_LONE_SURROGATE) != 0;
-	if ((ev->arena = arena_get()) == NULL)
-		BAD("out of memory");
-	whole = json_start(body, len);
-	if (whole.len == 0 || *whole.p != '{')
-		BAD("body is not a JSON object");
-	json_members(whole, envelope_keys, ENV__MAX, env);
+/*
+ * The members of the envelope: type and timestamp into ev, data checked
+ * to be an object. Returns 0, or -1 with *why set.
+ */
+static int
+parse_envelope(struct event *ev, const struct json_span *env,
+    const char **why)
+{
+	long long	 ts;
+	size_t		 n;
+
 	if (text_of(ev, env[ENV_TYPE], 1, &ev->type_name, &n) != 0 ||
 	    n == 0)
 		BAD("type is missing or not a string");
 	if (strlen(ev->type_name) != n)
 		BAD("type must not contain U+0000");
-	data = env[ENV_DATA];
-	if (data.p == NULL || *data.p != '{')
+	if (env[ENV_DATA].p == NULL || *env[ENV_DATA].p != '{')
 		BAD("data is missing or not an object");
 	if (get_int(ev, env[ENV_TIMESTAMP], &ts) == -1)
 		BAD("timestamp must be an integer");
@@ -761,6 +751,20 @@ event_parse(const char *body, size_t len, int private_too,
 		ev->timestamp = ts < EVENT_SECONDS_BELOW ? ts * 1000 : ts;
 	if (ev->timestamp > EVENT_TS_MAX)
 		BAD("timestamp is after the year 9999");
+	return 0;
+fail:
+	return -1;
+}
+
+/*
+ * A type not named in event_type_names, or of a family the
+ * configuration does not store, is EVENT_OTHER: verified, valid, not
+ * handled.
+ */
+static void
+event_classify(struct event *ev, unsigned int families)
+{
+	int	 t;
 
 	ev->type = EVENT_OTHER;
 	for (t = 0; t < EVENT_OTHER; t++)
@@ -768,6 +772,14 @@ event_parse(const char *body, size_t len, int private_too,
 			ev->type = (enum event_type)t;
 	if ((event_families[ev->type] & families) == 0)
 		ev->type = EVENT_OTHER;
+}
+
+/* The data object, by the family of the event; EVENT_OTHER reads none. */
+static int
+parse_data(struct event *ev, struct json_span data, int private_too,
+    int trouble, const char **why)
+{
+	int	 rc;
 
 	switch (ev->type) {
 	case EVENT_USER_CREATED:
@@ -791,7 +803,39 @@ event_parse(const char *body, size_t len, int private_too,
 		rc = 0;
 		break;
 	}
-	if (rc == 0 && !decode_oom)
+	return rc;
+}
+
+int
+event_parse(const char *body, size_t len, int private_too,
+    unsigned int families, struct event *ev, const char **why)
+{
+	struct json_span	 whole, env[ENV__MAX];
+	struct json_stats	 st;
+	int			 trouble;
+
+	event_reset(ev, why);
+	/*
+	 * One strict pass over the body, at any depth; then the members
+	 * are found by skipping values, so an end user's deep or odd
+	 * metadata costs no more than its bytes and refuses nothing.
+	 */
+	if (json_scan(body, len, &st) == -1)
+		BAD("body is not JSON");
+	/* Values too deep or with a lone surrogate are stored as NULL. */
+	trouble = st.depth - 1 > EVENT_JSON_DEPTH_MAX ||
+	    (st.flags & JSON_LONE_SURROGATE) != 0;
+	if ((ev->arena = arena_get()) == NULL)
+		BAD("out of memory");
+	whole = json_start(body, len);
+	if (whole.len == 0 || *whole.p != '{')
+		BAD("body is not a JSON object");
+	json_members(whole, envelope_keys, ENV__MAX, env);
+	if (parse_envelope(ev, env, why) == -1)
+		goto fail;
+	event_classify(ev, families);
+	if (parse_data(ev, env[ENV_DATA], private_too, trouble,
+	    why) == 0 && !decode_oom)
 		return 0;
 fail:
 	/* A value not decoded for want of memory: not the field's fault. */

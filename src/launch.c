@@ -200,6 +200,111 @@ launch_dir(const char *exe, char *dir, size_t dirsz)
 	return 0;
 }
 
+/*
+ * The folder of this program into dir, from the AT_EXECFN entry of the
+ * auxiliary vector after envp. Returns 0, or -1 once the server log and
+ * a CGI client have been told why.
+ */
+static int
+launch_find(int argc, char **argv, char **envp, char *dir, size_t dirsz)
+{
+	char		**e;
+	unsigned long	*aux;
+	const char	*exe = NULL;
+	long		 rc;
+
+	for (e = envp; *e != NULL; e++)
+		;
+	for (aux = (unsigned long *)(e + 1); aux[0] != AT_NULL; aux += 2)
+		if (aux[0] == AT_EXECFN)
+			exe = (const char *)aux[1];
+	if (exe == NULL || *exe == '\0') {
+		launch_fail(envp, "no path to find the folder of ",
+		    argc > 0 ? argv[0] : "clerksync.fcgi", -ENOENT);
+		return -1;
+	}
+	if ((rc = launch_dir(exe, dir, dirsz)) < 0) {
+		launch_fail(envp, "cannot find the folder of ", exe, rc);
+		return -1;
+	}
+	/* Then every path and variable below fits its buffer. */
+	if (launch_len(dir) + LAUNCH_SUFFIX >= dirsz) {
+		launch_fail(envp, "path too long: ", dir, -ENAMETOOLONG);
+		return -1;
+	}
+	return 0;
+}
+
+/* The paths and variables made from the folder, each LAUNCH_PATH_MAX. */
+struct launch_paths {
+	char	 loader[LAUNCH_PATH_MAX];
+	char	 libs[LAUNCH_PATH_MAX];
+	char	 prog[LAUNCH_PATH_MAX];
+	char	 direnv[LAUNCH_PATH_MAX];
+	char	 plugenv[LAUNCH_PATH_MAX];
+};
+
+/* Fills lp from dir; launch_find checked that each fits. */
+static void
+launch_paths(struct launch_paths *lp, const char *dir)
+{
+	char	*at;
+
+	at = lp->loader;
+	launch_cat(&at, lp->loader + sizeof(lp->loader), dir);
+	launch_cat(&at, lp->loader + sizeof(lp->loader), LAUNCH_LOADER);
+	at = lp->libs;
+	launch_cat(&at, lp->libs + sizeof(lp->libs), dir);
+	launch_cat(&at, lp->libs + sizeof(lp->libs), LAUNCH_LIBS);
+	at = lp->prog;
+	launch_cat(&at, lp->prog + sizeof(lp->prog), dir);
+	launch_cat(&at, lp->prog + sizeof(lp->prog), LAUNCH_PROGRAM);
+	at = lp->direnv;
+	launch_cat(&at, lp->direnv + sizeof(lp->direnv), LAUNCH_DIR_ENV);
+	launch_cat(&at, lp->direnv + sizeof(lp->direnv), dir);
+	at = lp->plugenv;
+	launch_cat(&at, lp->plugenv + sizeof(lp->plugenv), LAUNCH_PLUG_ENV);
+	launch_cat(&at, lp->plugenv + sizeof(lp->plugenv), dir);
+	launch_cat(&at, lp->plugenv + sizeof(lp->plugenv), LAUNCH_PLUGINS);
+}
+
+/* The loader's arguments into av (argc + LAUNCH_NFIXED + 1 slots). */
+static void
+launch_args(char **av, int argc, char **argv, struct launch_paths *lp)
+{
+	int	 i, n = 0;
+
+	av[n++] = lp->loader;
+	av[n++] = "--library-path";
+	av[n++] = lp->libs;
+	/* The host's /etc/ld.so.cache names its own glibc's. */
+	av[n++] = "--inhibit-cache";
+	av[n++] = "--argv0";
+	av[n++] = argc > 0 ? argv[0] : "clerksync.fcgi";
+	av[n++] = lp->prog;
+	for (i = 1; i < argc; i++)
+		av[n++] = argv[i];
+	av[n] = NULL;
+}
+
+/* The program's environment into ev (entries of envp + 3 slots). */
+static void
+launch_env(char **ev, char **envp, struct launch_paths *lp)
+{
+	char	**e;
+	int	 n = 0;
+
+	/* A preload built for the host's glibc has no place here. */
+	for (e = envp; *e != NULL; e++)
+		if (!launch_is(*e, "LD_PRELOAD=") &&
+		    !launch_is(*e, LAUNCH_DIR_ENV) &&
+		    !launch_is(*e, LAUNCH_PLUG_ENV))
+			ev[n++] = *e;
+	ev[n++] = lp->direnv;
+	ev[n++] = lp->plugenv;
+	ev[n] = NULL;
+}
+
 void
 launch_start(long *sp)
 {
@@ -207,82 +312,26 @@ launch_start(long *sp)
 	char		**argv = (char **)(sp + 1);
 	char		**envp = argv + argc + 1;
 	char		**e;
-	unsigned long	*aux;
-	const char	*exe = NULL;
-	char		 dir[LAUNCH_PATH_MAX], loader[LAUNCH_PATH_MAX];
-	char		 libs[LAUNCH_PATH_MAX], prog[LAUNCH_PATH_MAX];
-	char		 direnv[LAUNCH_PATH_MAX], plugenv[LAUNCH_PATH_MAX];
-	char		*at;
+	char		 dir[LAUNCH_PATH_MAX];
+	struct launch_paths	 lp;
 	long		 rc;
-	int		 i, n = 0, nenv = 0;
+	int		 nenv = 0;
 
 	for (e = envp; *e != NULL; e++)
 		nenv++;
-	for (aux = (unsigned long *)(e + 1); aux[0] != AT_NULL; aux += 2)
-		if (aux[0] == AT_EXECFN)
-			exe = (const char *)aux[1];
-	if (exe == NULL || *exe == '\0') {
-		launch_fail(envp, "no path to find the folder of ",
-		    argc > 0 ? argv[0] : "clerksync.fcgi", -ENOENT);
+	if (launch_find(argc, argv, envp, dir, sizeof(dir)) == -1)
 		goto out;
-	}
-	if ((rc = launch_dir(exe, dir, sizeof(dir))) < 0) {
-		launch_fail(envp, "cannot find the folder of ", exe, rc);
-		goto out;
-	}
-	/* Then every path and variable below fits its buffer. */
-	if (launch_len(dir) + LAUNCH_SUFFIX >= sizeof(dir)) {
-		launch_fail(envp, "path too long: ", dir, -ENAMETOOLONG);
-		goto out;
-	}
+	launch_paths(&lp, dir);
 
 	{
 		char	*av[argc + LAUNCH_NFIXED + 1];
 		char	*ev[nenv + 3];
 
-		at = loader;
-		launch_cat(&at, loader + sizeof(loader), dir);
-		launch_cat(&at, loader + sizeof(loader), LAUNCH_LOADER);
-		at = libs;
-		launch_cat(&at, libs + sizeof(libs), dir);
-		launch_cat(&at, libs + sizeof(libs), LAUNCH_LIBS);
-		at = prog;
-		launch_cat(&at, prog + sizeof(prog), dir);
-		launch_cat(&at, prog + sizeof(prog), LAUNCH_PROGRAM);
-		at = direnv;
-		launch_cat(&at, direnv + sizeof(direnv), LAUNCH_DIR_ENV);
-		launch_cat(&at, direnv + sizeof(direnv), dir);
-		at = plugenv;
-		launch_cat(&at, plugenv + sizeof(plugenv), LAUNCH_PLUG_ENV);
-		launch_cat(&at, plugenv + sizeof(plugenv), dir);
-		launch_cat(&at, plugenv + sizeof(plugenv), LAUNCH_PLUGINS);
-
-		av[n++] = loader;
-		av[n++] = "--library-path";
-		av[n++] = libs;
-		/* The host's /etc/ld.so.cache names its own glibc's. */
-		av[n++] = "--inhibit-cache";
-		av[n++] = "--argv0";
-		av[n++] = argc > 0 ? argv[0] : "clerksync.fcgi";
-		av[n++] = prog;
-		for (i = 1; i < argc; i++)
-			av[n++] = argv[i];
-		av[n] = NULL;
-
-		/* A preload built for the host's glibc has no place here. */
-		n = 0;
-		for (e = envp; *e != NULL; e++)
-			if (!launch_is(*e, "LD_PRELOAD=") &&
-			    !launch_is(*e, LAUNCH_DIR_ENV) &&
-			    !launch_is(*e, LAUNCH_PLUG_ENV))
-				ev[n++] = *e;
-		ev[n++] = direnv;
-		ev[n++] = plugenv;
-		ev[n] = NULL;
-
-		rc = launch_syscall(SYS_EXECVE, (long)loader, (long)av,
+		launch_args(av, argc, argv, &lp);
+		launch_env(ev, envp, &lp);
+		rc = launch_syscall(SYS_EXECVE, (long)lp.loader, (long)av,
 		    (long)ev);
-		launch_fail(envp, "cannot run ", loader, rc);
+		launch_fail(envp, "cannot run ", lp.loader, rc);
 	}
 out:
 	launch_syscall(SYS_EXIT, 1, 0, 0);

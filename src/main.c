@@ -308,20 +308,23 @@ usage(FILE *f)
 	    "clerksync.conf beside this binary; see README.md.\n");
 }
 
-int
-main(int argc, char *argv[])
-{
-	struct handler	 hd = { NULL, NULL, NULL };
-	struct backfill_opts bo;
-	struct status_opts so;
-	struct http	*h = NULL;
-	const char	*p;
-	char		 err[256];
-	int		 rc = 1, walk, stat, recorded;
+/* What the command line asks for, besides serving. */
+struct cmdline {
+	int			 walk;	/* enum backfill_cmd, or -1 */
+	int			 stat;	/* "status" */
+	struct backfill_opts	 bo;
+	struct status_opts	 so;
+};
 
-	/* Arguments from a web server are ignored: see started_by_web. */
-	if (started_by_web())
-		argc = 1;
+/*
+ * Reads the command line into cl. Returns -1 to go on, or the exit
+ * status when it is answered here (--version, --help) or refused.
+ */
+static int
+cmdline_parse(int argc, char *argv[], struct cmdline *cl)
+{
+	char	 err[256];
+
 	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
 		printf("clerksync %s\n", CLERKSYNC_VERSION);
 		return 0;
@@ -330,51 +333,62 @@ main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
-	walk = argc > 1 ? backfill_cmd(argv[1]) : -1;
-	if (walk != -1 && backfill_args(argc - 2, argv + 2,
-	    (enum backfill_cmd)walk, &bo, err, sizeof(err)) == -1) {
+	cl->walk = argc > 1 ? backfill_cmd(argv[1]) : -1;
+	if (cl->walk != -1 && backfill_args(argc - 2, argv + 2,
+	    (enum backfill_cmd)cl->walk, &cl->bo, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		usage(stderr);
 		return 2;
 	}
-	stat = argc > 1 && strcmp(argv[1], "status") == 0;
-	if (stat && status_args(argc - 2, argv + 2, &so, err, sizeof(err)) ==
-	    -1) {
+	cl->stat = argc > 1 && strcmp(argv[1], "status") == 0;
+	if (cl->stat && status_args(argc - 2, argv + 2, &cl->so, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		usage(stderr);
 		return 2;
 	}
-	if (walk == -1 && !stat && (argc > 2 || (argc == 2 &&
+	if (cl->walk == -1 && !cl->stat && (argc > 2 || (argc == 2 &&
 	    strcmp(argv[1], "check") != 0 && strcmp(argv[1], "migrate") !=
 	    0))) {
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	exe_dir(argv[0]);
+	return -1;
+}
 
-	/* Read before the first accept: settings come from the process. */
-	configure(&hd);
-	if (walk != -1) {
-		if (hd.cf == NULL) {
+/* A backfill walk, status, check or migrate: one run, then exit. */
+static int
+cmdline_run(struct handler *hd, const struct cmdline *cl, char *argv[])
+{
+	if (cl->walk != -1) {
+		if (hd->cf == NULL) {
 			printf("config: %s\n", cferr);
-			goto out;
+			return 1;
 		}
-		rc = backfill_run(&cf, hd.st, &bo);
-		goto out;
+		return backfill_run(&cf, hd->st, &cl->bo);
 	}
-	if (stat) {
-		if (hd.cf == NULL)
+	if (cl->stat) {
+		if (hd->cf == NULL) {
 			printf("config: %s\n", cferr);
-		else
-			rc = status_run(&cf, hd.st, &so);
-		goto out;
+			return 1;
+		}
+		return status_run(&cf, hd->st, &cl->so);
 	}
-	if (argc == 2) {
-		rc = strcmp(argv[1], "check") == 0 ? cmd_check(&hd) :
-		    cmd_migrate(&hd);
-		goto out;
-	}
+	return strcmp(argv[1], "check") == 0 ? cmd_check(hd) :
+	    cmd_migrate(hd);
+}
+
+/*
+ * Serves requests until the server stops sending them: FastCGI, or one
+ * CGI request. Returns the exit status.
+ */
+static int
+serve_requests(struct handler *hd)
+{
+	struct http	*h = NULL;
+	const char	*p;
+	int		 rc = 1, recorded;
+
 	if (geteuid() == 0)
 		log_warnx("running as root: clerksync needs no privileges");
 	/*
@@ -390,20 +404,44 @@ main(int argc, char *argv[])
 	while (http_accept(h)) {
 		p = http_param(h, "CLERKSYNC_CONFIG");
 		if (http_is_fastcgi(h) && p != NULL && *p != '\0' &&
-		    (hd.cf == NULL || strcmp(p, cf.path) != 0)) {
+		    (hd->cf == NULL || strcmp(p, cf.path) != 0)) {
 			config_param = p;
-			configure(&hd);
+			configure(hd);
 			config_param = NULL;
-		} else if (hd.cf == NULL && http_is_fastcgi(h))
-			configure(&hd);
-		recorded = handler_serve(&hd, h);
+		} else if (hd->cf == NULL && http_is_fastcgi(h))
+			configure(hd);
+		recorded = handler_serve(hd, h);
 		http_finish(h);
 		if (recorded)
-			maybe_prune(&hd, http_is_fastcgi(h));
+			maybe_prune(hd, http_is_fastcgi(h));
 	}
 	rc = 0;
 out:
 	http_close(h);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct handler	 hd = { NULL, NULL, NULL };
+	struct cmdline	 cl;
+	int		 rc;
+
+	/* Arguments from a web server are ignored: see started_by_web. */
+	if (started_by_web())
+		argc = 1;
+	if ((rc = cmdline_parse(argc, argv, &cl)) != -1)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	exe_dir(argv[0]);
+
+	/* Read before the first accept: settings come from the process. */
+	configure(&hd);
+	if (cl.walk != -1 || cl.stat || argc == 2)
+		rc = cmdline_run(&hd, &cl, argv);
+	else
+		rc = serve_requests(&hd);
 	store_close(hd.st);
 	config_free(&cf);
 	log_close();

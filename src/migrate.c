@@ -174,18 +174,85 @@ store_migrate(struct store *st, int *from, int *to, char *err, size_t errsz)
 	return 0;
 }
 
+/* One row of SQL_STATUS: family, last event, age, applied, stale. */
+struct status_row {
+	MYSQL_BIND	 out[5];
+	char		 last[STORE_STATUS_TIME];
+	long long	 f, n[3];
+	unsigned long	 len;
+	my_bool		 null[5];
+};
+
+static void
+status_bind(struct status_row *r)
+{
+	size_t	 i;
+
+	memset(r, 0, sizeof(*r));
+	r->out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	r->out[0].buffer = &r->f;
+	r->out[1].buffer_type = MYSQL_TYPE_STRING;
+	r->out[1].buffer = r->last;
+	r->out[1].buffer_length = sizeof(r->last);
+	r->out[1].length = &r->len;
+	for (i = 0; i < 3; i++) {
+		r->out[2 + i].buffer_type = MYSQL_TYPE_LONGLONG;
+		r->out[2 + i].buffer = &r->n[i];
+	}
+	for (i = 0; i < 5; i++)
+		r->out[i].is_null = &r->null[i];
+}
+
+/*
+ * The rows of the executed SQL_STATUS s into ss, one per family; a row
+ * of another type (family -1) is skipped. Returns 0, or -1 with err set.
+ */
+static int
+status_read(struct store *st, MYSQL_STMT *s, struct store_status *ss,
+    char *err, size_t errsz)
+{
+	struct status_row	 r;
+	size_t			 i;
+	int			 got;
+
+	status_bind(&r);
+	if (mysql_stmt_store_result(s) != 0 ||
+	    mysql_stmt_bind_result(s, r.out) != 0) {
+		store_fail_stmt(st, s, "events", err, errsz);
+		return -1;
+	}
+	while ((got = mysql_stmt_fetch(s)) == 0) {
+		if (r.null[0] || r.f < 0 || r.f >= STORE_FAMILY__MAX)
+			continue;	/* -1: another type */
+		if (r.null[2] || r.null[3] || r.null[4] || r.n[0] < 0 ||
+		    r.n[1] < 0 || r.n[2] < 0) {
+			snprintf(err, errsz, "events: unexpected values");
+			return -1;
+		}
+		i = (size_t)r.f;
+		snprintf(ss->fam[i].last, sizeof(ss->fam[i].last), "%.*s",
+		    r.null[1] ? 0 : (int)r.len, r.last);
+		ss->fam[i].age = r.n[0];
+		ss->fam[i].applied = r.n[1];
+		ss->fam[i].stale = r.n[2];
+	}
+	if (got != MYSQL_NO_DATA) {
+		if (got == MYSQL_DATA_TRUNCATED)
+			snprintf(err, errsz, "events: unexpected values");
+		else
+			store_fail_stmt(st, s, "events", err, errsz);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_status(struct store *st, struct store_status *ss, char *err,
     size_t errsz)
 {
-	MYSQL_BIND	 out[5];
 	MYSQL_STMT	*s = NULL;
-	char		 last[STORE_STATUS_TIME];
-	long long	 f = 0, n[3] = { 0, 0, 0 };
-	unsigned long	 len = 0;
-	my_bool		 null[5];
 	size_t		 i;
-	int		 rc = -1, got;
+	int		 rc = -1;
 
 	memset(ss, 0, sizeof(*ss));
 	for (i = 0; i < STORE_FAMILY__MAX; i++)
@@ -203,46 +270,8 @@ store_status(struct store *st, struct store_status *ss, char *err,
 		goto out;
 	/* After store_exec: a result to free from here on. */
 	s = st->stmt[SQL_STATUS];
-	memset(out, 0, sizeof(out));
-	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	out[0].buffer = &f;
-	out[1].buffer_type = MYSQL_TYPE_STRING;
-	out[1].buffer = last;
-	out[1].buffer_length = sizeof(last);
-	out[1].length = &len;
-	for (i = 0; i < 3; i++) {
-		out[2 + i].buffer_type = MYSQL_TYPE_LONGLONG;
-		out[2 + i].buffer = &n[i];
-	}
-	for (i = 0; i < 5; i++)
-		out[i].is_null = &null[i];
-	if (mysql_stmt_store_result(s) != 0 ||
-	    mysql_stmt_bind_result(s, out) != 0) {
-		store_fail_stmt(st, s, "events", err, errsz);
+	if (status_read(st, s, ss, err, errsz) == -1)
 		goto out;
-	}
-	while ((got = mysql_stmt_fetch(s)) == 0) {
-		if (null[0] || f < 0 || f >= STORE_FAMILY__MAX)
-			continue;	/* -1: another type */
-		if (null[2] || null[3] || null[4] || n[0] < 0 || n[1] < 0 ||
-		    n[2] < 0) {
-			snprintf(err, errsz, "events: unexpected values");
-			goto out;
-		}
-		i = (size_t)f;
-		snprintf(ss->fam[i].last, sizeof(ss->fam[i].last), "%.*s",
-		    null[1] ? 0 : (int)len, last);
-		ss->fam[i].age = n[0];
-		ss->fam[i].applied = n[1];
-		ss->fam[i].stale = n[2];
-	}
-	if (got != MYSQL_NO_DATA) {
-		if (got == MYSQL_DATA_TRUNCATED)
-			snprintf(err, errsz, "events: unexpected values");
-		else
-			store_fail_stmt(st, s, "events", err, errsz);
-		goto out;
-	}
 	rc = 0;
 out:
 	if (s != NULL)
