@@ -33,9 +33,9 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES = backfill clerkapi config event handler http json log num sig store
+MODULES = backfill clerkapi config dberr event handler http json log num sig store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
-UNITS   = num sig json event config
+UNITS   = num sig json event config dberr
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \

@@ -15,6 +15,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "dberr.h"
 #include "log.h"
 #include "num.h"
 #include "schema.h"
@@ -366,35 +367,115 @@ connect_one(struct store *st, const char *host, unsigned int port)
 }
 
 /*
- * Connect to the first of db_host's servers that answers and accepts the
- * session (a Galera node that is not synced refuses statements).
+ * Whether the server just connected to should serve while another host
+ * might: a Galera node must be Synced (wsrep_local_state 4: not joining,
+ * not a donor, not desynced) and ready (in the primary component, not
+ * rejecting queries). A server without wsrep has no wsrep_local_state.
+ * SHOW is answered even by a node that is not ready. Returns 1 yes, 0 no
+ * (with what it showed in state), -1 the query failed.
+ */
+static int
+node_synced(struct store *st, char *state, size_t statesz)
+{
+	MYSQL_RES	*res = NULL;
+	MYSQL_ROW	 row;
+	long long	 local = -1;
+	const char	*ready = "?";
+	int		 rc = -1;
+
+	if (mysql_query(st->db, "SHOW GLOBAL STATUS WHERE Variable_name IN "
+	    "('wsrep_local_state', 'wsrep_ready')") != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		goto out;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if (strcmp(row[0], "wsrep_local_state") == 0 &&
+		    num_parse(row[1], strlen(row[1]), 0, 99, &local) == -1)
+			local = 0;
+		else if (strcmp(row[0], "wsrep_ready") == 0)
+			ready = strcmp(row[1], "ON") == 0 ? "ON" : "OFF";
+	}
+	snprintf(state, statesz, "wsrep_local_state %lld, wsrep_ready %s",
+	    local, ready);
+	rc = local == -1 || (local == 4 && strcmp(ready, "ON") == 0);
+out:
+	mysql_free_result(res);
+	return rc;
+}
+
+/*
+ * Connect to db_host's host i (the one host if there is no list); then,
+ * if check, as node_synced(). Returns 1 connected (and synced), 0 not
+ * synced, -1 no connection (st->db NULL: out of memory).
+ */
+static int
+connect_host(struct store *st, size_t i, int check, char *state,
+    size_t statesz)
+{
+	const struct config	*cf = st->cf;
+	const char		*host;
+	unsigned int		 port;
+
+	host = cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
+	port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
+	    cf->db_port;
+	if (connect_one(st, host, port) != 0)
+		return -1;
+	return check ? node_synced(st, state, statesz) : 1;
+}
+
+/*
+ * Connect to the first of db_host's servers that answers, accepts the
+ * session and, when there are several, is a synced Galera node (or no
+ * Galera node at all). When none is synced, the first that answered is
+ * used all the same: a desynced node still writes, and one that is not
+ * ready answers 1047, which is 503.
  */
 static int
 connect_db(struct store *st, char *err, size_t errsz)
 {
 	const struct config	*cf = st->cf;
 	size_t			 i, n = cf->ndb_hosts > 0 ? cf->ndb_hosts : 1;
-	const char		*host;
-	unsigned int		 port;
+	size_t			 fallback = n;
+	char			 state[64];
+	int			 rc;
 
 	for (i = 0; i < n; i++) {
-		host = cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
-		port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
-		    cf->db_port;
-		if (connect_one(st, host, port) == 0) {
+		rc = connect_host(st, i, n > 1, state, sizeof(state));
+		if (rc == 1) {
 			if (i > 0)
 				log_info("database: %s is down, using %s",
-				    cf->db_hosts[0], host);
+				    cf->db_hosts[0], cf->db_hosts[i]);
 			return 0;
 		}
-		if (st->db == NULL) {
-			st->errcode = CR_OUT_OF_MEMORY;
-			snprintf(err, errsz, "mysql_init failed");
-			return -1;
-		}
-		fail_db(st, connect_hint(mysql_errno(st->db)), err, errsz);
+		if (st->db == NULL)
+			goto nomem;
+		if (rc == 0) {
+			log_info("database: %s is not synced (%s), skipped",
+			    cf->db_hosts[i], state);
+			if (fallback == n)
+				fallback = i;
+		} else
+			fail_db(st, connect_hint(mysql_errno(st->db)), err,
+			    errsz);
 		disconnect(st);
 	}
+	if (fallback == n)
+		return -1;
+	if (connect_host(st, fallback, 0, state, sizeof(state)) == 1) {
+		log_info("database: no host is synced, using %s",
+		    cf->db_hosts[fallback]);
+		return 0;
+	}
+	if (st->db == NULL)
+		goto nomem;
+	fail_db(st, connect_hint(mysql_errno(st->db)), err, errsz);
+	disconnect(st);
+	return -1;
+nomem:
+	st->errcode = CR_OUT_OF_MEMORY;
+	snprintf(err, errsz, "mysql_init failed");
 	return -1;
 }
 
@@ -723,45 +804,20 @@ txn(struct store *st, const struct event *ev, const char *svix_id,
 static int
 conn_lost(unsigned int code)
 {
-	return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
-	    code == ER_SERVER_SHUTDOWN || code == ER_NET_READ_ERROR ||
-	    code == ER_NET_READ_INTERRUPTED || code == ER_NET_ERROR_ON_WRITE ||
-	    code == ER_NET_WRITE_INTERRUPTED || code == 1927 /* killed */ ||
-	    code == 4031 /* MySQL 8: idle client disconnected */;
+	return dberr_classify(code) == DBERR_LOST;
 }
 
 /*
- * SPEC section 1: the database unreachable, a deadlock or lock wait, or
- * a bad configuration (access, missing schema, read-only) is 503, so
- * that Svix retries; anything else is 500.
+ * SPEC section 1: the database unreachable or not serving (a Galera node
+ * that is not ready), a deadlock or lock wait, or a bad configuration
+ * (access, missing schema, read-only) is 503, so that Svix retries;
+ * anything else is 500. The table is in dberr.c.
  */
 static enum store_result
 classify(unsigned int code)
 {
-	if (conn_lost(code))
-		return STORE_UNAVAILABLE;
-	switch (code) {
-	case ER_CON_COUNT_ERROR:
-	case ER_TOO_MANY_USER_CONNECTIONS:
-	case ER_USER_LIMIT_REACHED:
-	case ER_DBACCESS_DENIED_ERROR:
-	case ER_ACCESS_DENIED_ERROR:
-	case ER_BAD_DB_ERROR:
-	case ER_TABLEACCESS_DENIED_ERROR:
-	case ER_COLUMNACCESS_DENIED_ERROR:
-	case ER_NO_SUCH_TABLE:
-	case ER_BAD_FIELD_ERROR:
-	case ER_LOCK_WAIT_TIMEOUT:
-	case ER_LOCK_DEADLOCK:
-	case ER_OPTION_PREVENTS_STATEMENT:
-	case ER_CANT_LOCK:
-	case ER_LOCK_TABLE_FULL:
-	case ER_OUT_OF_RESOURCES:
-	case ER_OUTOFMEMORY:
-		return STORE_UNAVAILABLE;
-	default:
-		return STORE_FAILED;
-	}
+	return dberr_classify(code) == DBERR_FAILED ? STORE_FAILED :
+	    STORE_UNAVAILABLE;
 }
 
 /*
@@ -798,7 +854,13 @@ run(struct store *st, txn_fn fn, const void *arg, const char *what,
 				return rc;
 			fail_db(st, "commit", err, errsz);
 		}
-		if (conn_lost(st->errcode)) {
+		/*
+		 * A lost connection, or a node that stopped serving (it left
+		 * the primary component, rejects queries): a new connection,
+		 * which skips a node that is not synced.
+		 */
+		if (conn_lost(st->errcode) ||
+		    dberr_classify(st->errcode) == DBERR_NODE) {
 			disconnect(st);
 			/* If the lost one had committed, the retry finds it. */
 			if (!fresh)
@@ -806,7 +868,7 @@ run(struct store *st, txn_fn fn, const void *arg, const char *what,
 			return -1;
 		}
 		mysql_rollback(st->db);
-		if (st->errcode != ER_LOCK_DEADLOCK)
+		if (dberr_classify(st->errcode) != DBERR_DEADLOCK)
 			return -1;
 		log_info("deadlock on %s, attempt %d", what, attempt + 1);
 		/* Apart, so that two that collided do not collide again. */
