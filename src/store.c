@@ -369,8 +369,8 @@ connect_one(struct store *st, const char *host, unsigned int port)
 /*
  * Whether the server just connected to should serve while another host
  * might: a Galera node must be Synced (wsrep_local_state 4: not joining,
- * not a donor, not desynced) and ready (in the primary component, not
- * rejecting queries). A server without wsrep has no wsrep_local_state.
+ * not a donor, not desynced), ready (in the primary component) and not
+ * rejecting queries. A server without wsrep has no wsrep_local_state.
  * SHOW is answered even by a node that is not ready. Returns 1 yes, 0 no
  * (with what it showed in state), -1 the query failed.
  */
@@ -380,9 +380,10 @@ node_synced(struct store *st, char *state, size_t statesz)
 	MYSQL_RES	*res = NULL;
 	MYSQL_ROW	 row;
 	long long	 local = -1;
-	const char	*ready = "?";
+	const char	*ready = "?", *reject = "NONE";
 	int		 rc = -1;
 
+	snprintf(state, statesz, "no answer");
 	if (mysql_query(st->db, "SHOW GLOBAL STATUS WHERE Variable_name IN "
 	    "('wsrep_local_state', 'wsrep_ready')") != 0 ||
 	    (res = mysql_store_result(st->db)) == NULL)
@@ -396,30 +397,51 @@ node_synced(struct store *st, char *state, size_t statesz)
 		else if (strcmp(row[0], "wsrep_ready") == 0)
 			ready = strcmp(row[1], "ON") == 0 ? "ON" : "OFF";
 	}
-	snprintf(state, statesz, "wsrep_local_state %lld, wsrep_ready %s",
-	    local, ready);
-	rc = local == -1 || (local == 4 && strcmp(ready, "ON") == 0);
+	mysql_free_result(res);
+	res = NULL;
+	if (local == -1) {
+		rc = 1;
+		goto out;
+	}
+	/* A node told to reject queries is Synced and ready all the same. */
+	if (mysql_query(st->db, "SHOW GLOBAL VARIABLES LIKE "
+	    "'wsrep_reject_queries'") != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		goto out;
+	if ((row = mysql_fetch_row(res)) != NULL && row[1] != NULL &&
+	    strcmp(row[1], "NONE") != 0)
+		reject = row[1];
+	snprintf(state, statesz, "wsrep_local_state %lld, wsrep_ready %s, "
+	    "wsrep_reject_queries %s", local, ready, reject);
+	rc = local == 4 && strcmp(ready, "ON") == 0 &&
+	    strcmp(reject, "NONE") == 0;
 out:
 	mysql_free_result(res);
 	return rc;
 }
 
+/* db_host's host i (the one host if there is no list) and its port. */
+static const char *
+host_at(const struct config *cf, size_t i, unsigned int *port)
+{
+	*port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
+	    cf->db_port;
+	return cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
+}
+
 /*
- * Connect to db_host's host i (the one host if there is no list); then,
- * if check, as node_synced(). Returns 1 connected (and synced), 0 not
- * synced, -1 no connection (st->db NULL: out of memory).
+ * Connect to db_host's host i; then, if check, as node_synced(). Returns
+ * 1 connected (and synced), 0 not synced, -1 no connection (st->db NULL:
+ * out of memory).
  */
 static int
 connect_host(struct store *st, size_t i, int check, char *state,
     size_t statesz)
 {
-	const struct config	*cf = st->cf;
-	const char		*host;
-	unsigned int		 port;
+	const char	*host;
+	unsigned int	 port;
 
-	host = cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
-	port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
-	    cf->db_port;
+	host = host_at(st->cf, i, &port);
 	if (connect_one(st, host, port) != 0)
 		return -1;
 	return check ? node_synced(st, state, statesz) : 1;
@@ -438,22 +460,25 @@ connect_db(struct store *st, char *err, size_t errsz)
 	const struct config	*cf = st->cf;
 	size_t			 i, n = cf->ndb_hosts > 0 ? cf->ndb_hosts : 1;
 	size_t			 fallback = n;
-	char			 state[64];
+	const char		*host;
+	unsigned int		 port;
+	char			 state[128];
 	int			 rc;
 
 	for (i = 0; i < n; i++) {
 		rc = connect_host(st, i, n > 1, state, sizeof(state));
+		host = host_at(cf, i, &port);
 		if (rc == 1) {
 			if (i > 0)
-				log_info("database: %s is down, using %s",
-				    cf->db_hosts[0], cf->db_hosts[i]);
+				log_info("database: the hosts before %s:%u are "
+				    "down or not synced, using it", host, port);
 			return 0;
 		}
 		if (st->db == NULL)
 			goto nomem;
 		if (rc == 0) {
-			log_info("database: %s is not synced (%s), skipped",
-			    cf->db_hosts[i], state);
+			log_info("database: %s:%u is not synced (%s), "
+			    "skipped", host, port, state);
 			if (fallback == n)
 				fallback = i;
 		} else
@@ -463,9 +488,10 @@ connect_db(struct store *st, char *err, size_t errsz)
 	}
 	if (fallback == n)
 		return -1;
+	host = host_at(cf, fallback, &port);
 	if (connect_host(st, fallback, 0, state, sizeof(state)) == 1) {
-		log_info("database: no host is synced, using %s",
-		    cf->db_hosts[fallback]);
+		log_info("database: no host is synced, using %s:%u", host,
+		    port);
 		return 0;
 	}
 	if (st->db == NULL)
@@ -821,6 +847,34 @@ classify(unsigned int code)
 }
 
 /*
+ * Whether the last failure comes from a Galera node that does not serve
+ * now, so that another host of db_host may: 1047 (not ready, not
+ * primary, rejecting queries); or, on a connection kept from before, a
+ * 503 error on a node no longer synced (wsrep_sync_wait fails with 1205
+ * on a node that left the primary component).
+ */
+static int
+node_failed(struct store *st, int fresh)
+{
+	char	 state[128];
+
+	switch (dberr_classify(st->errcode)) {
+	case DBERR_NODE:
+		return 1;
+	case DBERR_UNAVAILABLE:
+		if (fresh || st->cf->ndb_hosts < 2)
+			return 0;
+		mysql_rollback(st->db);
+		if (node_synced(st, state, sizeof(state)) == 1)
+			return 0;
+		log_info("database: the node is not synced (%s)", state);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * A transaction's statements: the result (>= 0) with *commit set, or -1
  * with st->errcode and err set.
  */
@@ -859,12 +913,14 @@ run(struct store *st, txn_fn fn, const void *arg, const char *what,
 		 * the primary component, rejects queries): a new connection,
 		 * which skips a node that is not synced.
 		 */
-		if (conn_lost(st->errcode) ||
-		    dberr_classify(st->errcode) == DBERR_NODE) {
+		if (conn_lost(st->errcode) || node_failed(st, fresh)) {
 			disconnect(st);
 			/* If the lost one had committed, the retry finds it. */
-			if (!fresh)
+			if (!fresh) {
+				log_info("database: %s on %s, connecting again",
+				    err, what);
 				continue;
+			}
 			return -1;
 		}
 		mysql_rollback(st->db);

@@ -51,6 +51,7 @@ for s in "$@"; do
 		suite races node tests/sim/races.mjs ;;
 	backfill) suite backfill node tests/backfill/run.mjs ;;
 	cluster) suite cluster-smoke node tests/cluster/smoke.mjs
+		suite cluster-states node tests/cluster/states.mjs
 		suite cluster node tests/cluster/run.mjs ;;
 	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
 	fuzz)	suite fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" ;;
