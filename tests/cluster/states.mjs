@@ -17,9 +17,16 @@
 //   wsrep_desync = ON            node 1 still writes (alone: applied), but
 //                                with node 2 after it, node 1 is skipped;
 //                                both desynced: node 1 is used all the same
-//   non-primary (node 2 killed)  1047 again: 503 unavailable, nothing
+//   partitioned (gmcast.isolate) node 1 not primary, node 2 primary: 1205
+//                                (the session's wsrep_sync_wait) or 1047;
+//                                alone, 503 and nothing written; a kept
+//                                connection moves to node 2
+//   non-primary (node 2 killed)  the same: 503 unavailable, nothing
 //                                written (read after node 1 is bootstrapped
 //                                again)
+//   joining (node 2 restarted)   deliveries meet it down, half up or
+//                                receiving what it missed: never a 500, and
+//                                with node 1 after it, always applied
 //
 // usage: node tests/cluster/states.mjs   (CLERKSYNC_BIN: the binary)
 import fs from 'node:fs';
@@ -138,7 +145,7 @@ const moved = (d) => /not synced|down or not synced/.test(d.log);
 // the pruning a FastCGI process does after a request).
 const codeOf = (d) => {
   for (const l of d.log.split('\n')) {
-    const m = !/ prune: /.test(l) && l.match(/\b(?:execute|prepare|commit): (\d+) /);
+    const m = !/ prune: /.test(l) && l.match(/\b(?:execute|prepare|commit|connect[^:]*): (\d+) /);
     if (m) return m[1];
   }
   return 'none';
@@ -273,7 +280,36 @@ try {
   d = await deliver(alone);
   ok(applied(d), `node 1 primary again, alone: applied (${show(d)})`);
 
-  const all = [alone, both, { log: path.join(dir, 'kept.log') }, { log: path.join(dir, 'kept2.log') }, { log: path.join(dir, 'kept3.log') }, { log: path.join(dir, 'kept4.log') }].map(logText).join('');
+  // --- Joining: node 2 started again while deliveries go to it. It is down
+  // (2002), then accepts connections before it is ready (2013 in the
+  // handshake; 1047 while it receives the writes it missed), then Synced.
+  // Which of these a delivery meets depends on timing: every answer must be
+  // 200 applied or 503 unavailable whatever it meets, and with node 1 after
+  // node 2 in db_host, always applied.
+  const alone2 = cgi('alone2', [n2]);
+  const both21 = cgi('both21', [n2, n1]);
+  const joinSeen = { alone2: [], both21: [] };
+  let joining = true;
+  const hammer = async (drv) => {
+    while (joining) {
+      joinSeen[drv.name].push(await deliver(drv));
+      await sleep(10);
+    }
+  };
+  const hammers = [hammer(alone2), hammer(both21)];
+  await n2.restart();
+  joining = false;
+  await Promise.all(hammers);
+  const tally = (ds) => Object.entries(ds.reduce((m, x) => ((m[`${show(x)}${codeOf(x) !== 'none' ? ` (${codeOf(x)})` : ''}`] = (m[`${show(x)}${codeOf(x) !== 'none' ? ` (${codeOf(x)})` : ''}`] || 0) + 1), m), {}))
+    .map(([k, v]) => `${v} ${k}`).join(', ');
+  diag(`node 2 rejoined (${n2.lastJoin.method}) in ${secs(n2.lastJoin.ms)}; node 2 alone answered: ${tally(joinSeen.alone2)}; node 2 then node 1: ${tally(joinSeen.both21)}`);
+  ok(joinSeen.alone2.length > 0 && joinSeen.alone2.every((x) => applied(x) || unavailable(x)),
+    `joining, node 2 alone: every answer applied or 503 unavailable (${joinSeen.alone2.length} deliveries)`);
+  ok(joinSeen.both21.length > 0 && joinSeen.both21.every(applied),
+    `joining, node 2 then node 1: every delivery applied (${joinSeen.both21.length} deliveries)`);
+  eq(await written(n1, joinSeen.alone2.filter(unavailable)), 0, 'joining: the 503s wrote nothing (read on node 1)');
+
+  const all = [alone, both, alone2, both21, { log: path.join(dir, 'kept.log') }, { log: path.join(dir, 'kept2.log') }, { log: path.join(dir, 'kept3.log') }, { log: path.join(dir, 'kept4.log') }].map(logText).join('');
   ok(!/status=500/.test(all), 'no request answered 500 (every log)');
 } catch (e) {
   ok(false, `harness: ${e.message.split('\n')[0]}`);

@@ -95,8 +95,10 @@ const idle = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 // Free ports, each found by freePort. Ports outside the kernel's ephemeral
 // range (32768-60999 here) cannot be taken meanwhile by an outgoing
-// connection (Galera's own, mysql2's): prefer a random one below it.
-async function pickPorts(n) {
+// connection (Galera's own, mysql2's): prefer a random one below it. (Another
+// test on the machine may still pick the same one at the same time: a
+// server that cannot bind is started again on other ports, see startGalera.)
+export async function pickPorts(n) {
   const out = new Set();
   while (out.size < n) {
     const p = await freePort(10000 + crypto.randomInt(22000));
@@ -593,13 +595,21 @@ export class GaleraCluster {
   }
 }
 
+// A node that could not bind one of its ports (another test on the machine
+// took it between pickPorts and the bind): the error log says so.
+const BIND_FAILED = /Address already in use|Can't start server: Bind|bind\(\) failed|Failed to listen/i;
+
+// A started cluster. If a node could not bind one of its ports, the whole
+// cluster is started again on new ones (up to 3 times).
 export async function startGalera(opts = {}) {
-  const cluster = new GaleraCluster(opts);
-  try {
-    await cluster.start();
-  } catch (e) {
-    await cluster.stop().catch(() => {});
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    const cluster = new GaleraCluster(opts);
+    try {
+      await cluster.start();
+      return cluster;
+    } catch (e) {
+      await cluster.stop().catch(() => {});
+      if (attempt >= 3 || !BIND_FAILED.test(e.message)) throw e;
+    }
   }
-  return cluster;
 }
