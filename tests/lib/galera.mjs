@@ -188,12 +188,16 @@ export class GaleraNode extends MariaDB {
   }
 
   // mariadb-install-db (no config read, so wsrep off): the system tables,
-  // root over the socket without a password.
+  // root over the socket without a password. Its temporary tables go to the
+  // node's own folder: in the shared /tmp, one vanished under a busy machine
+  // ("Could not remove temporary table", then "Unknown table
+  // 'mysql.tmp_user_sys'" and the install aborted).
   install() {
     fs.mkdirSync(this.datadir, { recursive: true });
     const args = [
       '--no-defaults',
       `--datadir=${this.datadir}`,
+      `--tmpdir=${this.dir}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
     ];
