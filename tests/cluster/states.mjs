@@ -134,6 +134,16 @@ async function waitStatus(node, pred, what, timeout = 120000) {
 }
 
 const show = (d) => `${d.status} ${d.word}`;
+
+// A FastCGI process prunes old events after its first request, once the
+// answer is out, on its database connection. An event of an ignored type
+// sent next is answered only after that pruning is over (one request at a
+// time), so that what the test does to the node next meets the process
+// idle, not its pruning.
+async function settle(drv) {
+  const x = await deliver(drv, 'session.created');
+  if (x.status !== 200 || x.word !== 'ignored') throw new Error(`${drv.name}: an ignored event answered ${show(x)}`);
+}
 const applied = (d) => d.status === 200 && d.word === 'applied';
 const unavailable = (d) => d.status === 503 && d.word === 'unavailable';
 // The log says node was skipped, and what it showed (a part of it).
@@ -166,6 +176,7 @@ try {
   ok(applied(d) && !moved(d), `healthy, node 1 then node 2: applied on node 1 (${show(d)})`);
   d = await deliver(kept);
   ok(applied(d) && !moved(d), `healthy, FastCGI: applied, its connection on node 1 (${show(d)})`);
+  await settle(kept);
 
   // --- wsrep_reject_queries = ALL: 1047 on node 1.
   await setGlobal(n1, 'SET GLOBAL wsrep_reject_queries = ALL');
@@ -191,10 +202,13 @@ try {
   kept = await fcgi('kept2', [n1, n2]);
   d = await deliver(kept);
   ok(applied(d) && !moved(d), `before ALL_KILL, FastCGI: applied on node 1 (${show(d)})`);
+  await settle(kept);
   await setGlobal(n1, 'SET GLOBAL wsrep_reject_queries = ALL_KILL');
   d = await deliver(kept);
   ok(applied(d), `reject_queries ALL_KILL, FastCGI connected to node 1: applied (${show(d)})`);
-  ok(['1927', '2013'].includes(codeOf(d)) && skipped(d, n1, 'wsrep_reject_queries ALL_KILL') && used(d, n2),
+  // Killed (2013 here, 1927 in other versions), or, if the kill has not
+  // reached it yet, rejected (1047): the same way out.
+  ok(['1927', '2013', '1047'].includes(codeOf(d)) && skipped(d, n1, 'wsrep_reject_queries ALL_KILL') && used(d, n2),
     `reject_queries ALL_KILL, FastCGI: its connection killed (error ${codeOf(d)}), node 1 skipped, node 2 used (log)`);
   d = await deliver(alone);
   ok(unavailable(d), `reject_queries ALL_KILL, node 1 alone: 503 unavailable (${show(d)}, error ${codeOf(d)})`);
@@ -226,6 +240,7 @@ try {
   kept = await fcgi('kept3', [n1, n2]);
   d = await deliver(kept, 'session.created');
   ok(d.status === 200 && d.word === 'ignored' && !moved(d), `before the partition, FastCGI: ignored, connected to node 1 (${show(d)})`);
+  await settle(kept);
   await setGlobal(n2, "SET GLOBAL wsrep_provider_options = 'pc.weight=2'");
   await setGlobal(n1, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
   const iso = await waitStatus(n1, (s) => s.wsrep_cluster_status && s.wsrep_cluster_status !== 'Primary', 'non-Primary');
