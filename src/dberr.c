@@ -53,7 +53,11 @@ static const struct {
 	{ ER_TABLEACCESS_DENIED_ERROR,	DBERR_UNAVAILABLE },	/* 1142 */
 	{ ER_COLUMNACCESS_DENIED_ERROR,	DBERR_UNAVAILABLE },	/* 1143 */
 	{ ER_NO_SUCH_TABLE,		DBERR_UNAVAILABLE },	/* 1146 */
-	/* Replication failed at commit; the transaction is rolled back. */
+	/*
+	 * Replication failed at commit ("Error while appending streaming
+	 * replication fragment": the node left the primary component); the
+	 * transaction is rolled back.
+	 */
 	{ ER_ERROR_DURING_COMMIT,	DBERR_UNAVAILABLE },	/* 1180 */
 	{ ER_ERROR_DURING_ROLLBACK,	DBERR_UNAVAILABLE },	/* 1181 */
 	{ ER_TOO_MANY_USER_CONNECTIONS,	DBERR_UNAVAILABLE },	/* 1203 */

@@ -14,7 +14,7 @@ main(void)
 		enum dberr_class	 class;
 		const char		*what;
 	} cases[] = {
-		/* Seen from a joining node in the cluster test. */
+		/* Seen in the cluster tests (a node joining, killed, cut off). */
 		{ 1047, DBERR_NODE, "WSREP has not yet prepared node" },
 		{ 2013, DBERR_LOST, "lost connection (handshake, query)" },
 		{ 2002, DBERR_LOST, "cannot connect" },
@@ -26,7 +26,8 @@ main(void)
 		{ 4031, DBERR_LOST, "MySQL 8 idle disconnect" },
 		{ 1213, DBERR_DEADLOCK, "deadlock, certification failure" },
 		{ 1205, DBERR_UNAVAILABLE, "lock wait, sync wait timeout" },
-		{ 1180, DBERR_UNAVAILABLE, "error during COMMIT" },
+		{ 1180, DBERR_UNAVAILABLE, "commit on a node leaving the primary "
+		    "component" },
 		{ 1317, DBERR_UNAVAILABLE, "query interrupted" },
 		{ 1969, DBERR_UNAVAILABLE, "max_statement_time" },
 		{ 1290, DBERR_UNAVAILABLE, "read_only" },
