@@ -569,6 +569,9 @@ store_run(struct store *st, store_txn fn, const void *arg, const char *what,
 	int		 attempt, fresh, rc, commit;
 
 	for (attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
+		/* What failed before is logged; an answer that holds has none. */
+		if (attempt > 0 && errsz > 0)
+			err[0] = '\0';
 		fresh = st->db == NULL;
 		if (fresh && store_connect(st, err, errsz) == -1)
 			return -1;
