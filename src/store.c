@@ -569,7 +569,7 @@ store_run(struct store *st, store_txn fn, const void *arg, const char *what,
 	int		 attempt, fresh, rc, commit;
 
 	for (attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
-		/* What failed before is logged; an answer that holds has none. */
+		/* What failed before is logged; an answer that holds: none. */
 		if (attempt > 0 && errsz > 0)
 			err[0] = '\0';
 		fresh = st->db == NULL;
