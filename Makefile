@@ -42,12 +42,12 @@ endif
 # The store is four files: store (connection, binding, errors, retries),
 # apply (what each event writes), migrate (schema), sqlgen + kinds (the
 # SQL text from the descriptors; pure).
-MODULES = apply backfill clerkapi config event handler http json kinds log \
-	  migrate num pull serve sig sqlgen status store
+MODULES = apply backfill clerkapi config dberr event handler http json kinds \
+	  log migrate num pull serve sig sqlgen status store
 OBJS    = $(MODULES:%=$(BUILD)/%.o) $(BUILD)/schema.o
 
 # Each unit test links only the modules it tests and what those call.
-UNITS   = num sig json event config log sqlgen handler pull
+UNITS   = num sig json event config log sqlgen handler pull dberr
 test_num_MODULES    = num
 test_sig_MODULES    = sig
 test_json_MODULES   = json
@@ -57,6 +57,7 @@ test_log_MODULES    = log
 test_sqlgen_MODULES = sqlgen kinds
 test_handler_MODULES = handler event json num pull sig
 test_pull_MODULES   = pull json
+test_dberr_MODULES  = dberr
 TESTS   = $(UNITS:%=$(BUILD)/test_%)
 
 .PHONY: all bins check test unit integ asan static valgrind fuzz run bench \

@@ -15,7 +15,9 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "dberr.h"
 #include "log.h"
+#include "num.h"
 #include "store_int.h"
 
 static void	err_text(struct store *, const char *, const char *,
@@ -173,37 +175,144 @@ connect_one(struct store *st, const char *host, unsigned int port)
 }
 
 /*
- * Connect to the first of db_host's servers that answers and accepts the
- * session (a Galera node that is not synced refuses statements).
+ * Whether the server just connected to should serve while another host
+ * might: a Galera node must be Synced (wsrep_local_state 4: not joining,
+ * not a donor, not desynced), ready (in the primary component) and not
+ * rejecting queries. A server without wsrep has no wsrep_local_state.
+ * SHOW is answered even by a node that is not ready; like the session's
+ * SETs, these are fixed text with nothing spliced. Returns 1 yes, 0 no
+ * (with what it showed in state), -1 the query failed.
+ */
+static int
+node_synced(struct store *st, char *state, size_t statesz)
+{
+	MYSQL_RES	*res = NULL;
+	MYSQL_ROW	 row;
+	long long	 local = -1;
+	const char	*ready = "?", *reject = "NONE";
+	int		 rc = -1;
+
+	snprintf(state, statesz, "no answer");
+	if (mysql_query(st->db, "SHOW GLOBAL STATUS WHERE Variable_name IN "
+	    "('wsrep_local_state', 'wsrep_ready')") != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		goto out;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if (strcmp(row[0], "wsrep_local_state") == 0 &&
+		    num_parse(row[1], strlen(row[1]), 0, 99, &local) == -1)
+			local = 0;
+		else if (strcmp(row[0], "wsrep_ready") == 0)
+			ready = strcmp(row[1], "ON") == 0 ? "ON" : "OFF";
+	}
+	mysql_free_result(res);
+	res = NULL;
+	if (local == -1) {
+		rc = 1;
+		goto out;
+	}
+	/* A node told to reject queries is Synced and ready all the same. */
+	if (mysql_query(st->db, "SHOW GLOBAL VARIABLES LIKE "
+	    "'wsrep_reject_queries'") != 0 ||
+	    (res = mysql_store_result(st->db)) == NULL)
+		goto out;
+	if ((row = mysql_fetch_row(res)) != NULL && row[1] != NULL &&
+	    strcmp(row[1], "NONE") != 0)
+		reject = row[1];
+	snprintf(state, statesz, "wsrep_local_state %lld, wsrep_ready %s, "
+	    "wsrep_reject_queries %s", local, ready, reject);
+	rc = local == 4 && strcmp(ready, "ON") == 0 &&
+	    strcmp(reject, "NONE") == 0;
+out:
+	mysql_free_result(res);
+	return rc;
+}
+
+/* db_host's host i (the one host if there is no list) and its port. */
+static const char *
+host_at(const struct config *cf, size_t i, unsigned int *port)
+{
+	*port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
+	    cf->db_port;
+	return cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
+}
+
+/*
+ * Connect to db_host's host i; then, if check, as node_synced(). Returns
+ * 1 connected (and synced), 0 not synced, -1 no connection (st->db NULL:
+ * out of memory).
+ */
+static int
+connect_host(struct store *st, size_t i, int check, char *state,
+    size_t statesz)
+{
+	const char	*host;
+	unsigned int	 port;
+
+	host = host_at(st->cf, i, &port);
+	if (connect_one(st, host, port) != 0)
+		return -1;
+	return check ? node_synced(st, state, statesz) : 1;
+}
+
+/*
+ * Connect to the first of db_host's servers that answers, accepts the
+ * session and, when there are several, is a synced Galera node (or no
+ * Galera node at all). When none is synced, the first that answered is
+ * used all the same: a desynced node still writes, and one that is not
+ * ready answers 1047, which is 503.
  */
 int
 store_connect(struct store *st, char *err, size_t errsz)
 {
 	const struct config	*cf = st->cf;
 	size_t			 i, n = cf->ndb_hosts > 0 ? cf->ndb_hosts : 1;
+	size_t			 fallback = n;
 	const char		*host;
 	unsigned int		 port;
+	char			 state[128];
+	int			 rc;
 
 	if (st->db != NULL)
 		return 0;
 	for (i = 0; i < n; i++) {
-		host = cf->ndb_hosts > 0 ? cf->db_hosts[i] : cf->db_host;
-		port = cf->ndb_hosts > 0 && cf->db_ports[i] ? cf->db_ports[i] :
-		    cf->db_port;
-		if (connect_one(st, host, port) == 0) {
+		rc = connect_host(st, i, n > 1, state, sizeof(state));
+		host = host_at(cf, i, &port);
+		if (rc == 1) {
 			if (i > 0)
-				log_info("database: %s is down, using %s",
-				    cf->db_hosts[0], host);
+				log_info("database: the hosts before %s:%u are "
+				    "down or not synced, using it", host, port);
 			return 0;
 		}
-		if (st->db == NULL) {
-			st->errcode = CR_OUT_OF_MEMORY;
-			snprintf(err, errsz, "mysql_init failed");
-			return -1;
-		}
-		store_fail(st, connect_hint(mysql_errno(st->db)), err, errsz);
+		if (st->db == NULL)
+			goto nomem;
+		if (rc == 0) {
+			log_info("database: %s:%u is not synced (%s), "
+			    "skipped", host, port, state);
+			if (fallback == n)
+				fallback = i;
+		} else
+			store_fail(st, connect_hint(mysql_errno(st->db)), err,
+			    errsz);
 		store_disconnect(st);
 	}
+	if (fallback == n)
+		return -1;
+	host = host_at(cf, fallback, &port);
+	if (connect_host(st, fallback, 0, state, sizeof(state)) == 1) {
+		log_info("database: no host is synced, using %s:%u", host,
+		    port);
+		return 0;
+	}
+	if (st->db == NULL)
+		goto nomem;
+	store_fail(st, connect_hint(mysql_errno(st->db)), err, errsz);
+	store_disconnect(st);
+	return -1;
+nomem:
+	st->errcode = CR_OUT_OF_MEMORY;
+	snprintf(err, errsz, "mysql_init failed");
 	return -1;
 }
 
@@ -382,117 +491,68 @@ fail:
 int
 store_conn_lost(unsigned int code)
 {
-	return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
-	    code == ER_SERVER_SHUTDOWN || code == ER_NET_READ_ERROR ||
-	    code == ER_NET_READ_INTERRUPTED || code == ER_NET_ERROR_ON_WRITE ||
-	    code == ER_NET_WRITE_INTERRUPTED || code == 1927 /* killed */ ||
-	    code == 4031 /* MySQL 8: idle client disconnected */;
+	return dberr_classify(code) == DBERR_LOST;
 }
 
 /*
- * SPEC section 1: the database unreachable, a deadlock or lock wait, or
- * a bad configuration (access, missing schema, read-only) is 503, so
- * that Svix retries; anything else is 500.
+ * SPEC section 1: the database unreachable or not serving (a Galera node
+ * that is not ready), a deadlock or lock wait, or a bad configuration
+ * (access, missing schema, read-only) is 503, so that Svix retries;
+ * anything else is 500. The table is in dberr.c.
  */
 enum store_result
 store_classify(unsigned int code)
 {
-	if (store_conn_lost(code))
-		return STORE_UNAVAILABLE;
-	switch (code) {
-	case ER_CON_COUNT_ERROR:
-	case ER_TOO_MANY_USER_CONNECTIONS:
-	case ER_USER_LIMIT_REACHED:
-	case ER_DBACCESS_DENIED_ERROR:
-	case ER_ACCESS_DENIED_ERROR:
-	case ER_BAD_DB_ERROR:
-	case ER_TABLEACCESS_DENIED_ERROR:
-	case ER_COLUMNACCESS_DENIED_ERROR:
-	case ER_NO_SUCH_TABLE:
-	case ER_BAD_FIELD_ERROR:
-	case ER_LOCK_WAIT_TIMEOUT:
-	case ER_LOCK_DEADLOCK:
-	case ER_OPTION_PREVENTS_STATEMENT:
-	case ER_CANT_LOCK:
-	case ER_LOCK_TABLE_FULL:
-	case ER_OUT_OF_RESOURCES:
-	case ER_OUTOFMEMORY:
-		return STORE_UNAVAILABLE;
-	default:
-		return STORE_FAILED;
-	}
+	return dberr_classify(code) == DBERR_FAILED ? STORE_FAILED :
+	    STORE_UNAVAILABLE;
 }
 
 /*
- * Fill err with what and st->errcode, and the server's text only where it
- * cannot quote a row: the client's own errors, and the server's that name
- * a setting, a table or a column at most. Any other, raised by a
- * statement's data, keeps its SQLSTATE and a fixed phrase: a duplicate
- * key names the value ("Duplicate entry 'alice@...'"), a bad string
- * shows its bytes, a trigger's SIGNAL says whatever the app wrote.
+ * Fill err with what and st->errcode, and the server's text only where
+ * dberr's table says it cannot quote a row; any other keeps its SQLSTATE
+ * and a fixed phrase.
  */
 static void
 err_text(struct store *st, const char *what, const char *state,
     const char *text, char *err, size_t errsz)
 {
-	unsigned int	 code = st->errcode;
-	const char	*phrase;
+	unsigned int		 code = st->errcode;
+	enum dberr_text		 t = dberr_text(code);
 
-	if (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) {
+	if (t == DBERR_TEXT_SERVER)
 		snprintf(err, errsz, "%s: %u %s", what, code, text);
-		return;
-	}
-	switch (code) {
-	case ER_CON_COUNT_ERROR:
-	case ER_TOO_MANY_USER_CONNECTIONS:
-	case ER_USER_LIMIT_REACHED:
-	case ER_DBACCESS_DENIED_ERROR:
-	case ER_ACCESS_DENIED_ERROR:
-	case ER_BAD_DB_ERROR:
-	case ER_TABLEACCESS_DENIED_ERROR:
-	case ER_COLUMNACCESS_DENIED_ERROR:
-	case ER_NO_SUCH_TABLE:
-	case ER_BAD_FIELD_ERROR:
-	case ER_BAD_NULL_ERROR:
-	case ER_DATA_TOO_LONG:
-	case ER_PARSE_ERROR:
-	case ER_TABLE_EXISTS_ERROR:
-	case ER_DUP_FIELDNAME:
-	case ER_DUP_KEYNAME:
-	case ER_UNKNOWN_SYSTEM_VARIABLE:
-	case ER_LOCK_WAIT_TIMEOUT:
-	case ER_LOCK_DEADLOCK:
-	case ER_OPTION_PREVENTS_STATEMENT:
-	case ER_SERVER_SHUTDOWN:
-	case ER_NET_READ_ERROR:
-	case ER_NET_READ_INTERRUPTED:
-	case ER_NET_ERROR_ON_WRITE:
-	case ER_NET_WRITE_INTERRUPTED:
-	case ER_CANT_LOCK:
-	case ER_LOCK_TABLE_FULL:
-	case ER_OUT_OF_RESOURCES:
-	case ER_OUTOFMEMORY:
-	case 1927:	/* connection killed */
-	case 4031:	/* MySQL 8: idle client disconnected */
-		snprintf(err, errsz, "%s: %u %s", what, code, text);
-		return;
-	case ER_DUP_ENTRY:
-	case ER_DUP_ENTRY_WITH_KEY_NAME:
-		phrase = "duplicate entry for a unique key";
-		break;
-	case ER_TRUNCATED_WRONG_VALUE:
-	case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
-		phrase = "incorrect value for a column";
-		break;
-	case ER_SIGNAL_EXCEPTION:
-		phrase = "raised by a trigger or procedure (SIGNAL)";
-		break;
+	else
+		snprintf(err, errsz, "%s: %u (SQLSTATE %s) %s; the server's "
+		    "text may quote row data and is not logged", what, code,
+		    state, dberr_phrases[t]);
+}
+
+/*
+ * Whether the last failure comes from a Galera node that does not serve
+ * now, so that another host of db_host may: 1047 (not ready, not
+ * primary, rejecting queries); or, on a connection kept from before, a
+ * 503 error on a node no longer synced (wsrep_sync_wait fails with 1205
+ * on a node that left the primary component).
+ */
+static int
+node_failed(struct store *st, int fresh)
+{
+	char	 state[128];
+
+	switch (dberr_classify(st->errcode)) {
+	case DBERR_NODE:
+		return 1;
+	case DBERR_UNAVAILABLE:
+		if (fresh || st->cf->ndb_hosts < 2)
+			return 0;
+		mysql_rollback(st->db);
+		if (node_synced(st, state, sizeof(state)) == 1)
+			return 0;
+		log_info("database: the node is not synced (%s)", state);
+		return 1;
 	default:
-		phrase = "error";
-		break;
+		return 0;
 	}
-	snprintf(err, errsz, "%s: %u (SQLSTATE %s) %s; the server's text "
-	    "may quote row data and is not logged", what, code, state, phrase);
 }
 
 /*
@@ -509,6 +569,9 @@ store_run(struct store *st, store_txn fn, const void *arg, const char *what,
 	int		 attempt, fresh, rc, commit;
 
 	for (attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
+		/* What failed before is logged; an answer that holds: none. */
+		if (attempt > 0 && errsz > 0)
+			err[0] = '\0';
 		fresh = st->db == NULL;
 		if (fresh && store_connect(st, err, errsz) == -1)
 			return -1;
@@ -522,15 +585,23 @@ store_run(struct store *st, store_txn fn, const void *arg, const char *what,
 				return rc;
 			store_fail(st, "commit", err, errsz);
 		}
-		if (store_conn_lost(st->errcode)) {
+		/*
+		 * A lost connection, or a node that stopped serving (it left
+		 * the primary component, rejects queries): a new connection,
+		 * which skips a node that is not synced.
+		 */
+		if (store_conn_lost(st->errcode) || node_failed(st, fresh)) {
 			store_disconnect(st);
 			/* If the lost one had committed, the retry finds it. */
-			if (!fresh)
+			if (!fresh) {
+				log_info("database: %s on %s, connecting again",
+				    err, what);
 				continue;
+			}
 			return -1;
 		}
 		mysql_rollback(st->db);
-		if (st->errcode != ER_LOCK_DEADLOCK)
+		if (dberr_classify(st->errcode) != DBERR_DEADLOCK)
 			return -1;
 		log_info("deadlock on %s, attempt %d", what, attempt + 1);
 		/* Apart, so that two that collided do not collide again. */

@@ -54,6 +54,7 @@ for s in "$@"; do
 	php)	suite php node tests/php/run.mjs
 		suite status node tests/php/status.mjs ;;
 	cluster) suite cluster-smoke node tests/cluster/smoke.mjs
+		suite cluster-states node tests/cluster/states.mjs
 		suite cluster node tests/cluster/run.mjs ;;
 	soak)	suite soak node tests/sim/soak.mjs --requests 5000 ;;
 	release) suite release node tests/release/run.mjs ;;

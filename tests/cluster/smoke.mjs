@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GaleraCluster, galeraMissing } from '../lib/galera.mjs';
+import { GaleraCluster, galeraMissing, startGalera } from '../lib/galera.mjs';
 import mysql from 'mysql2/promise';
 import { alive, which } from '../lib/procs.mjs';
 import { diag, done, eq, ok } from '../lib/tap.mjs';
@@ -69,11 +69,12 @@ async function conflict(n1, n2, round) {
   }
 }
 
-const cluster = new GaleraCluster({ nodes: 3, schemaDir: path.join(src, 'schema') });
+const opts = { nodes: 3, schemaDir: path.join(src, 'schema') };
+let cluster = new GaleraCluster(opts); // until startGalera returns one
 let pids = [];
 try {
   const t0 = Date.now();
-  await cluster.start();
+  cluster = await startGalera(opts);
   const [n1, n2, n3] = cluster.nodes;
   diag(`cluster ${cluster.name} in ${cluster.dir}`);
   diag(`cluster started in ${secs(Date.now() - t0)} (node1 bootstrap ${secs(cluster.timings.bootstrap)}, ` +

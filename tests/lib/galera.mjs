@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { MariaDB } from './mariadb.mjs';
+import { diag } from './tap.mjs';
 import { alive, descendants, exited, freePort, need, onCleanup, sleep, spawnTracked, terminate, tmpDir, which } from './procs.mjs';
 
 const isRoot = process.getuid && process.getuid() === 0;
@@ -95,8 +96,10 @@ const idle = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 // Free ports, each found by freePort. Ports outside the kernel's ephemeral
 // range (32768-60999 here) cannot be taken meanwhile by an outgoing
-// connection (Galera's own, mysql2's): prefer a random one below it.
-async function pickPorts(n) {
+// connection (Galera's own, mysql2's): prefer a random one below it. (Another
+// test on the machine may still pick the same one at the same time: see
+// startGalera.)
+export async function pickPorts(n) {
   const out = new Set();
   while (out.size < n) {
     const p = await freePort(10000 + crypto.randomInt(22000));
@@ -186,12 +189,16 @@ export class GaleraNode extends MariaDB {
   }
 
   // mariadb-install-db (no config read, so wsrep off): the system tables,
-  // root over the socket without a password.
+  // root over the socket without a password. Its temporary tables go to the
+  // node's own folder: in the shared /tmp, one vanished under a busy machine
+  // ("Could not remove temporary table", then "Unknown table
+  // 'mysql.tmp_user_sys'" and the install aborted).
   install() {
     fs.mkdirSync(this.datadir, { recursive: true });
     const args = [
       '--no-defaults',
       `--datadir=${this.datadir}`,
+      `--tmpdir=${this.dir}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
     ];
@@ -593,13 +600,21 @@ export class GaleraCluster {
   }
 }
 
+// A started cluster. Its start is the test's fixture, not what it tests: if
+// a node cannot start (a port that another test on the machine took between
+// pickPorts and the bind; a node that died at start-up on a machine shared
+// with other builds and tests), the whole cluster is started again in a new
+// folder on new ports, up to 3 times, and each failure is a TAP comment.
 export async function startGalera(opts = {}) {
-  const cluster = new GaleraCluster(opts);
-  try {
-    await cluster.start();
-  } catch (e) {
-    await cluster.stop().catch(() => {});
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    const cluster = new GaleraCluster(opts);
+    try {
+      await cluster.start();
+      return cluster;
+    } catch (e) {
+      await cluster.stop().catch(() => {});
+      if (attempt >= 3) throw e;
+      diag(`cluster start failed (attempt ${attempt}), starting again on new ports: ${e.message.split('\n').slice(0, 3).join(' | ')}`);
+    }
   }
-  return cluster;
 }
