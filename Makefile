@@ -1,7 +1,7 @@
 # clerksync — GNU make, pkg-config, no configure step.
 # SPDX-License-Identifier: ISC
 
-VERSION   = 0.1.0
+VERSION   = 0.2.0
 PKGS      = libcjson libmariadb libcrypto
 VARIANT  ?= release
 BUILD     = build/$(VARIANT)

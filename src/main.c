@@ -26,7 +26,7 @@
 #include "store.h"
 
 #ifndef CLERKSYNC_VERSION
-#define CLERKSYNC_VERSION "0.1.0"
+#define CLERKSYNC_VERSION "0.2.0"
 #endif
 
 static struct config	 cf;
