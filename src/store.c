@@ -131,13 +131,50 @@ tls_options(MYSQL *db, const struct config *cf)
 	return 0;
 }
 
+/*
+ * The session, in one round trip: a CGI process connects for every
+ * request, and each statement sent alone would cost a round trip of its
+ * own. Rows' own times are UTC; a stuck lock gives up well inside Svix's
+ * 15 s; nothing is silently truncated; transactions are explicit.
+ *
+ * On a Galera node, a statement first waits until the node has applied
+ * what the cluster committed before it: a membership's checks read rows
+ * that other nodes write. Write conflicts need no wait: the cluster
+ * aborts the later one at commit (a deadlock, retried). Elsewhere the
+ * variable is unknown (1193): it comes last, so that everything before
+ * it has run when the server stops at that error.
+ */
+static int
+session_setup(struct store *st)
+{
+	char	 set[512];
+	int	 n, rc = 0, failed = 0;
+
+	n = snprintf(set, sizeof(set), "SET SESSION time_zone = '+00:00', "
+	    "SESSION innodb_lock_wait_timeout = %d, SESSION sql_mode = "
+	    "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', SESSION autocommit = 0;"
+	    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+	    "SET SESSION wsrep_sync_wait = 6", STORE_LOCK_WAIT);
+	if (n < 0 || (size_t)n >= sizeof(set))
+		return -1;
+	if (mysql_real_query(st->db, set, (unsigned long)n) != 0)
+		failed = 1;
+	/* Each statement answers; read them all, or the next query fails. */
+	while (!failed && (rc = mysql_next_result(st->db)) == 0)
+		;
+	if (!failed && rc > 0)
+		failed = 1;
+	if (failed && mysql_errno(st->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
+		return -1;
+	return 0;
+}
+
 /* Connect to one server and set up the session; 0 or -1. */
 static int
 connect_one(struct store *st, const char *host, unsigned int port)
 {
 	const struct config	*cf = st->cf;
 	unsigned int		 ct = STORE_CONNECT_TIMEOUT, io = STORE_IO_TIMEOUT;
-	char			 set[256];
 
 	if ((st->db = mysql_init(NULL)) == NULL)
 		return -1;
@@ -147,31 +184,14 @@ connect_one(struct store *st, const char *host, unsigned int port)
 	mysql_options(st->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (tls_options(st->db, cf) == -1)
 		return -1;
+	/*
+	 * Multi-statements only for session_setup's fixed text: every value
+	 * from outside goes through a prepared statement.
+	 */
 	if (mysql_real_connect(st->db, host, cf->db_user, cf->db_password,
-	    cf->db_name, port, cf->db_socket, 0) == NULL)
+	    cf->db_name, port, cf->db_socket, CLIENT_MULTI_STATEMENTS) == NULL)
 		return -1;
-	/*
-	 * Rows' own times are UTC; a stuck lock gives up well inside
-	 * Svix's 15 s; nothing is silently truncated.
-	 */
-	snprintf(set, sizeof(set), "SET SESSION time_zone = '+00:00', "
-	    "SESSION innodb_lock_wait_timeout = %d, SESSION sql_mode = "
-	    "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'", STORE_LOCK_WAIT);
-	if (mysql_query(st->db, set) != 0 ||
-	    mysql_query(st->db, "SET SESSION TRANSACTION ISOLATION LEVEL "
-	    "READ COMMITTED") != 0)
-		return -1;
-	/*
-	 * On a Galera node, a statement first waits until the node has
-	 * applied what the cluster committed before it: a membership's
-	 * checks read rows that other nodes write. Write conflicts need no
-	 * wait: the cluster aborts the later one at commit (a deadlock,
-	 * retried). Elsewhere the variable is unknown (1193) or inert.
-	 */
-	if (mysql_query(st->db, "SET SESSION wsrep_sync_wait = 6") != 0 &&
-	    mysql_errno(st->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
-		return -1;
-	return mysql_autocommit(st->db, 0) == 0 ? 0 : -1;
+	return session_setup(st);
 }
 
 /*

@@ -1,5 +1,5 @@
 import { newMsgId, newSecret, nowSeconds, signedHeaders } from '../../lib/sign.mjs';
-import { eq, test } from '../../lib/tap.mjs';
+import { eq, ok, test } from '../../lib/tap.mjs';
 import { expectedUser } from '../expect.mjs';
 
 const Z = 'user_3AvkQLHKqqQkhK2Mc4lY8rs6ToV';
@@ -14,6 +14,23 @@ export async function run(ctx, drivers) {
     ctx.expectAnswer(res, { status: 200, body: 'applied' }, `${tag}: applied`);
     eq(await ctx.user(Z), want, `${tag}: users row`);
   };
+
+  // SPEC section 3: the row's own times are UTC, on a server whose own
+  // time zone is not (+05:30 here): the session sets its time zone.
+  for (const driver of drivers) {
+    await test(`row times in UTC [${driver.name}]`, async () => {
+      await ctx.reset();
+      const res = await driver.send({ headers: signedHeaders(ctx.secret, body), body });
+      ctx.expectAnswer(res, { status: 200, body: 'applied' }, `row times in UTC [${driver.name}]: applied`);
+      const [r] = await ctx.db.query('SELECT TIMESTAMPDIFF(SECOND, created_at, UTC_TIMESTAMP()) AS c, ' +
+        'TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP()) AS u, ' +
+        '(SELECT TIMESTAMPDIFF(SECOND, received_at, UTC_TIMESTAMP()) FROM clerk_webhook_events LIMIT 1) AS e ' +
+        'FROM users WHERE clerk_id = ?', [Z]);
+      const near = (s) => s !== null && Math.abs(Number(s)) < 120;
+      ok(r && near(r.c) && near(r.u) && near(r.e),
+        `row times in UTC [${driver.name}]: created_at, updated_at and received_at within 2 minutes of UTC_TIMESTAMP() (${JSON.stringify(r)})`);
+    });
+  }
 
   for (const driver of drivers) {
     const n = driver.name;
