@@ -318,6 +318,122 @@ import_one(struct backfill *b, enum walk w, struct json_span el)
 	return 0;
 }
 
+/* An id as a page writes it, quotes and all, with its NUL. */
+#define TAIL_ID_SZ	(EVENT_ID_MAX + 3)
+
+/* The list a page of walk w comes from, from offset from on. */
+static void
+walk_path(char *path, size_t pathsz, enum walk w, const char *org,
+    int limit, long long from)
+{
+	if (w == WALK_USERS)
+		snprintf(path, pathsz, "/v1/users?limit=%d&"
+		    "offset=%lld&order_by=%%2Bcreated_at", limit, from);
+	else if (w == WALK_ORGS)
+		snprintf(path, pathsz, "/v1/organizations?"
+		    "limit=%d&offset=%lld&order_by=%%2Bcreated_at",
+		    limit, from);
+	else if (org == NULL)
+		snprintf(path, pathsz, "/v1/organization_"
+		    "memberships?limit=%d&offset=%lld&order_by="
+		    "%%2Bcreated_at", limit, from);
+	else
+		snprintf(path, pathsz, "/v1/organizations/%s/"
+		    "memberships?limit=%d&offset=%lld&order_by="
+		    "%%2Bcreated_at", org, limit, from);
+}
+
+/*
+ * GET one page of walk w. Returns 0 with the page in body and len, 1 when
+ * there is nothing to walk (an organization deleted meanwhile, or no
+ * instance-wide list of memberships), -1 with b->err set.
+ */
+static int
+walk_get(struct backfill *b, enum walk w, const char *org, const char *path,
+    const char **body, size_t *len, char **copy)
+{
+	int	 rc;
+
+	if ((rc = clerkapi_get(b->api, path, body, len, b->err,
+	    sizeof(b->err))) == -1)
+		return -1;
+	if (rc != 200 || !sig_utf8_valid(*body, *len) ||
+	    json_validate(*body, *len, NULL) == -1) {
+		/* Deleted meanwhile; or no instance-wide list. */
+		if (w == WALK_MEMBERS && rc == 404 &&
+		    clerkapi_not_found(*body, *len)) {
+			b->no_instance_list = org == NULL;
+			return 1;
+		}
+		snprintf(b->err, sizeof(b->err), "GET %s: not a JSON "
+		    "answer", path);
+		return -1;
+	}
+	/* An organization's members are read into the same buffer. */
+	if (w == WALK_ORGS) {
+		free(*copy);
+		if ((*copy = malloc(*len + 1)) == NULL) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			return -1;
+		}
+		memcpy(*copy, *body, *len);
+		*body = *copy;
+	}
+	return 0;
+}
+
+/* Whether idv, an id as written, is among the n of tail. */
+static int
+tail_has(char tail[][TAIL_ID_SZ], int n, struct json_span idv)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(tail[i]) == idv.len &&
+		    memcmp(tail[i], idv.p, idv.len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Write the objects of one page, but those the last page ended with
+ * (tail, ntail of them: compared as written, not decoded). The ids
+ * written go first in newtail, *nnew of them. Returns how many objects
+ * the page held, or -1.
+ */
+static int
+walk_items(struct backfill *b, enum walk w, struct json_span arr,
+    char tail[][TAIL_ID_SZ], int ntail, char newtail[][TAIL_ID_SZ],
+    int *nnew)
+{
+	struct json_span	 el, idv;
+	size_t			 pos;
+	int			 count = 0;
+
+	*nnew = 0;
+	for (pos = 0; json_next(arr, &pos, &el); count++) {
+		idv.p = NULL;
+		if (*el.p == '{')
+			json_member(el, "id", &idv);
+		if (idv.p != NULL && idv.len < TAIL_ID_SZ &&
+		    tail_has(tail, ntail, idv))
+			continue;
+		if (import_one(b, w, el) == -1)
+			return -1;
+		if (idv.p != NULL && idv.len < TAIL_ID_SZ) {
+			memmove(newtail[1], newtail[0],
+			    TAIL_ID_SZ * (BACKFILL_OVERLAP - 1));
+			memcpy(newtail[0], idv.p, idv.len);
+			newtail[0][idv.len] = '\0';
+			if (*nnew < BACKFILL_OVERLAP)
+				(*nnew)++;
+		}
+		if (w != WALK_MEMBERS)
+			progress(b, w, 0);
+	}
+	return count;
+}
+
 /*
  * Page through walk w (of organization org for memberships; with org
  * NULL, the memberships of the whole instance), ordered by creation so
@@ -332,14 +448,14 @@ import_one(struct backfill *b, enum walk w, struct json_span el)
 static int
 walk(struct backfill *b, enum walk w, const char *org)
 {
-	struct json_span	 page, arr, el, idv;
-	char			 path[256], tail[BACKFILL_OVERLAP][EVENT_ID_MAX + 3];
-	char			 newtail[BACKFILL_OVERLAP][EVENT_ID_MAX + 3];
+	struct json_span	 page, arr;
+	char			 path[256], tail[BACKFILL_OVERLAP][TAIL_ID_SZ];
+	char			 newtail[BACKFILL_OVERLAP][TAIL_ID_SZ];
 	const char		*body;
 	char			*copy = NULL;
-	size_t			 len, pos;
+	size_t			 len;
 	long long		 next = 0, from, total, back = 0;
-	int			 ntail = 0, nnew, count, i, rc, resume;
+	int			 ntail = 0, nnew, count, got, rc = -1, resume;
 	int			 limit = b->o->limit;
 
 	resume = w != WALK_MEMBERS && !b->o->reconcile && !b->o->dry_run;
@@ -352,82 +468,25 @@ walk(struct backfill *b, enum walk w, const char *org)
 	for (;;) {
 		from = next - back - ntail > 0 ? next - back - ntail : 0;
 		back = 0;
-		if (w == WALK_USERS)
-			snprintf(path, sizeof(path), "/v1/users?limit=%d&"
-			    "offset=%lld&order_by=%%2Bcreated_at", limit, from);
-		else if (w == WALK_ORGS)
-			snprintf(path, sizeof(path), "/v1/organizations?"
-			    "limit=%d&offset=%lld&order_by=%%2Bcreated_at",
-			    limit, from);
-		else if (org == NULL)
-			snprintf(path, sizeof(path), "/v1/organization_"
-			    "memberships?limit=%d&offset=%lld&order_by="
-			    "%%2Bcreated_at", limit, from);
-		else
-			snprintf(path, sizeof(path), "/v1/organizations/%s/"
-			    "memberships?limit=%d&offset=%lld&order_by="
-			    "%%2Bcreated_at", org, limit, from);
-		if ((rc = clerkapi_get(b->api, path, &body, &len, b->err,
-		    sizeof(b->err))) == -1)
-			goto fail;
-		if (rc != 200 || !sig_utf8_valid(body, len) ||
-		    json_validate(body, len, NULL) == -1) {
-			/* Deleted meanwhile; or no instance-wide list. */
-			if (w == WALK_MEMBERS && rc == 404 &&
-			    clerkapi_not_found(body, len)) {
-				b->no_instance_list = org == NULL;
-				goto done;
-			}
-			snprintf(b->err, sizeof(b->err), "GET %s: not a JSON "
-			    "answer", path);
-			goto fail;
-		}
-		/* An organization's members are read into the same buffer. */
-		if (w == WALK_ORGS) {
-			free(copy);
-			if ((copy = malloc(len + 1)) == NULL) {
-				snprintf(b->err, sizeof(b->err), "out of memory");
-				goto fail;
-			}
-			memcpy(copy, body, len);
-			body = copy;
+		walk_path(path, sizeof(path), w, org, limit, from);
+		if ((got = walk_get(b, w, org, path, &body, &len,
+		    &copy)) != 0) {
+			rc = got == 1 ? 0 : -1;
+			goto out;
 		}
 		page = json_start(body, len);
 		arr = page;
 		if (w != WALK_USERS && !json_member(page, "data", &arr)) {
 			snprintf(b->err, sizeof(b->err), "GET %s: no data",
 			    path);
-			goto fail;
+			goto out;
 		}
 		if (w == WALK_ORGS && b->total == 0 &&
 		    (total = json_count(body, len, "total_count")) > 0)
 			b->total = (unsigned long)total;
-		count = nnew = 0;
-		for (pos = 0; json_next(arr, &pos, &el); count++) {
-			/* The id as written: compared, not decoded. */
-			idv.p = NULL;
-			if (*el.p == '{')
-				json_member(el, "id", &idv);
-			if (idv.p != NULL && idv.len < sizeof(tail[0])) {
-				for (i = 0; i < ntail; i++)
-					if (strlen(tail[i]) == idv.len &&
-					    memcmp(tail[i], idv.p, idv.len) == 0)
-						break;
-				if (i < ntail)
-					continue;
-			}
-			if (import_one(b, w, el) == -1)
-				goto fail;
-			if (idv.p != NULL && idv.len < sizeof(tail[0])) {
-				memmove(newtail[1], newtail[0],
-				    sizeof(newtail[0]) * (BACKFILL_OVERLAP - 1));
-				memcpy(newtail[0], idv.p, idv.len);
-				newtail[0][idv.len] = '\0';
-				nnew = nnew < BACKFILL_OVERLAP ? nnew + 1 : nnew;
-			}
-			if (w != WALK_MEMBERS)
-				progress(b, w, 0);
-		}
+		if ((count = walk_items(b, w, arr, tail, ntail, newtail,
+		    &nnew)) == -1)
+			goto out;
 		next = from + count;
 		/* The next page repeats what it may, of this one's end. */
 		ntail = nnew < count ? nnew : count;
@@ -436,16 +495,14 @@ walk(struct backfill *b, enum walk w, const char *org)
 		memcpy(tail, newtail, sizeof(tail));
 		if (resume && store_progress(b->st, walk_names[w], &next, 1,
 		    count < limit, b->err, sizeof(b->err)) == -1)
-			goto fail;
+			goto out;
 		if (count < limit)
-			goto done;
+			break;
 	}
-done:
+	rc = 0;
+out:
 	free(copy);
-	return 0;
-fail:
-	free(copy);
-	return -1;
+	return rc;
 }
 
 enum lookup {
@@ -574,6 +631,75 @@ too_many(struct backfill *b, enum walk w, unsigned long gone,
 	return !b->o->force;
 }
 
+/* Write ev as the walk writes it (with dry_run, weigh it), and free it. */
+static int
+import_event(struct backfill *b, struct event *ev, enum store_import *how)
+{
+	int	 rc;
+
+	rc = store_import(b->st, ev, now_ms(), b->o->dry_run, how, b->err,
+	    sizeof(b->err));
+	event_free(ev);
+	return rc;
+}
+
+/* Keep id of kind w to be marked deleted. */
+static int
+gone_add(struct backfill *b, enum walk w, const char *id)
+{
+	if (idset_add(&b->gone[w], id) == -1) {
+		snprintf(b->err, sizeof(b->err), "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the walk of what listed too few of the live rows to reconcile:
+ * less than half. Said, with hint; returns 1 if it did and there is no
+ * --force, else 0.
+ */
+static int
+few_listed(const struct backfill *b, const char *what, unsigned long listed,
+    unsigned long live, const char *hint)
+{
+	if (listed * 2 >= live)
+		return 0;
+	printf("reconcile: %s: the walk listed %lu of the %lu live rows, "
+	    "less than half: %s%s\n", what, listed, live,
+	    b->o->force ? "forced" : "refused", hint);
+	return !b->o->force;
+}
+
+/*
+ * One live row of kind w that the walk did not list, looked up on its
+ * own: written if Clerk has it (a guarded upsert, as the walk's, before
+ * the check), kept in b->gone[w] if Clerk does not.
+ */
+static int
+recheck(struct backfill *b, enum walk w, const char *id)
+{
+	struct event		 ev;
+	enum store_import	 how;
+	int			 found;
+
+	if ((found = lookup(b, w, id, &ev)) == -1)
+		return -1;
+	if (found == LOOKUP_FAILED) {
+		b->lookups_failed++;
+		return 0;
+	}
+	if (found == LOOKUP_GONE)
+		return gone_add(b, w, id);
+	if (import_event(b, &ev, &how) == -1)
+		return -1;
+	b->t[w].missed++;
+	if (b->o->dry_run)
+		printf("would mark %s: missing from the listing, imported\n",
+		    id);
+	return 0;
+}
+
 /*
  * Reconcile walk w, up to the deletes: each live row that existed before
  * the walk and that the walk did not list is looked up on its own. One
@@ -587,11 +713,9 @@ static int
 reconcile_check(struct backfill *b, enum walk w, const char *before)
 {
 	struct candidates	 c;
-	struct event		 ev;
-	enum store_import	 how;
 	size_t			 i;
 	unsigned long		 listed, gone;
-	int			 rc = -1, found;
+	int			 rc = -1;
 
 	memset(&c, 0, sizeof(c));
 	c.seen = &b->seen[w];
@@ -602,43 +726,14 @@ reconcile_check(struct backfill *b, enum walk w, const char *before)
 		goto out;
 	}
 	listed = c.live - (unsigned long)c.out.n;
-	if (listed * 2 < c.live) {
-		printf("reconcile: %s: the walk listed %lu of the %lu live "
-		    "rows, less than half: %s (is clerk_secret_key this "
-		    "database's instance?)\n", walk_names[w], listed, c.live,
-		    b->o->force ? "forced" : "refused");
-		if (!b->o->force) {
-			rc = 1;
-			goto out;
-		}
+	if (few_listed(b, walk_names[w], listed, c.live, " (is "
+	    "clerk_secret_key this database's instance?)")) {
+		rc = 1;
+		goto out;
 	}
-	for (i = 0; i < c.out.n; i++) {
-		if ((found = lookup(b, w, c.out.ids[i], &ev)) == -1)
+	for (i = 0; i < c.out.n; i++)
+		if (recheck(b, w, c.out.ids[i]) == -1)
 			goto out;
-		if (found == LOOKUP_FAILED) {
-			b->lookups_failed++;
-			continue;
-		}
-		if (found == LOOKUP_GONE) {
-			if (idset_add(&b->gone[w], c.out.ids[i]) == -1) {
-				snprintf(b->err, sizeof(b->err),
-				    "out of memory");
-				goto out;
-			}
-			continue;
-		}
-		/* A guarded upsert, as the walk's: written before the check. */
-		if (store_import(b->st, &ev, now_ms(), b->o->dry_run, &how,
-		    b->err, sizeof(b->err)) == -1) {
-			event_free(&ev);
-			goto out;
-		}
-		event_free(&ev);
-		b->t[w].missed++;
-		if (b->o->dry_run)
-			printf("would mark %s: missing from the listing, "
-			    "imported\n", c.out.ids[i]);
-	}
 	gone = (unsigned long)b->gone[w].n;
 	printf("reconcile: %s: the walk listed %lu of the %lu live rows; "
 	    "%lu deleted in Clerk\n", walk_names[w], listed, c.live, gone);
@@ -692,6 +787,46 @@ collect_member(void *arg, const char *id, const char *org, const char *user)
 }
 
 /*
+ * The memberships not listed, looked for again in their organizations'
+ * own lists, each organization walked once; then each one still not
+ * listed goes into b->gone_members.
+ */
+static int
+members_relist(struct backfill *b, const struct member_rows *out)
+{
+	struct idset		 orgs;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(&orgs, 0, sizeof(orgs));
+	for (i = 0; i < out->n; i++) {
+		if (idset_has(&orgs, out->rows[i].org))
+			continue;
+		if (idset_add(&orgs, out->rows[i].org) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+		if (walk(b, WALK_MEMBERS, out->rows[i].org) == -1)
+			goto out;
+	}
+	for (i = 0; i < out->n; i++) {
+		if (idset_has(&b->seen[WALK_MEMBERS], out->rows[i].id)) {
+			b->t[WALK_MEMBERS].missed++;
+			continue;
+		}
+		if (rows_add(&b->gone_members, out->rows[i].id,
+		    out->rows[i].org, out->rows[i].user) == -1) {
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(orgs.ids);
+	return rc;
+}
+
+/*
  * Reconcile memberships, up to the deletes, after users and
  * organizations: each live row that existed before the walk, that the
  * walk did not list and that no delete of its organization or user ends
@@ -704,13 +839,10 @@ static int
 reconcile_members(struct backfill *b, const char *before)
 {
 	struct member_candidates c;
-	struct idset		 orgs;
 	unsigned long		 live, listed, gone;
-	size_t			 i;
 	int			 rc = -1;
 
 	memset(&c, 0, sizeof(c));
-	memset(&orgs, 0, sizeof(orgs));
 	c.b = b;
 	if (store_live_members(b->st, before, collect_member, &c, b->err,
 	    sizeof(b->err)) != 0) {
@@ -720,36 +852,12 @@ reconcile_members(struct backfill *b, const char *before)
 	}
 	live = c.live - c.ended;
 	listed = live - (unsigned long)c.out.n;
-	if (listed * 2 < live) {
-		printf("reconcile: memberships: the walk listed %lu of the "
-		    "%lu live rows, less than half: %s\n", listed, live,
-		    b->o->force ? "forced" : "refused");
-		if (!b->o->force) {
-			rc = 1;
-			goto out;
-		}
+	if (few_listed(b, "memberships", listed, live, "")) {
+		rc = 1;
+		goto out;
 	}
-	for (i = 0; i < c.out.n; i++) {
-		if (idset_has(&orgs, c.out.rows[i].org))
-			continue;
-		if (idset_add(&orgs, c.out.rows[i].org) == -1) {
-			snprintf(b->err, sizeof(b->err), "out of memory");
-			goto out;
-		}
-		if (walk(b, WALK_MEMBERS, c.out.rows[i].org) == -1)
-			goto out;
-	}
-	for (i = 0; i < c.out.n; i++) {
-		if (idset_has(&b->seen[WALK_MEMBERS], c.out.rows[i].id)) {
-			b->t[WALK_MEMBERS].missed++;
-			continue;
-		}
-		if (rows_add(&b->gone_members, c.out.rows[i].id,
-		    c.out.rows[i].org, c.out.rows[i].user) == -1) {
-			snprintf(b->err, sizeof(b->err), "out of memory");
-			goto out;
-		}
-	}
+	if (members_relist(b, &c.out) == -1)
+		goto out;
 	gone = (unsigned long)b->gone_members.n;
 	printf("reconcile: memberships: the walk listed %lu of the %lu live "
 	    "rows (%lu more end with their organization or user); %lu "
@@ -757,7 +865,6 @@ reconcile_members(struct backfill *b, const char *before)
 	rc = too_many(b, WALK_MEMBERS, gone, live);
 out:
 	free(c.out.rows);
-	free(orgs.ids);
 	return rc;
 }
 
@@ -891,79 +998,85 @@ static const char *const sync_gone[IMPORT__MAX] = {
 };
 
 /*
- * sync: each id asked for on its own, and written through the guarded
- * statements (an organization with its memberships); one that Clerk
- * does not have is marked deleted as reconcile marks it, under the same
- * rules. Prints a line per id. Returns the exit status, or -1 with
- * b->err set.
+ * sync of an organization found, after its row: its memberships walked,
+ * and what became of them put on its line. Returns 1 if some could not
+ * be read, 0, or -1 with b->err set.
  */
 static int
-sync_ids(struct backfill *b, const char *before)
+sync_members(struct backfill *b, const char *id, enum store_import how)
 {
-	const struct backfill_opts *o = b->o;
-	struct tally		 m0;
+	const struct tally	*t = &b->t[WALK_MEMBERS];
+	struct tally		 m0 = *t;
+	const char		*would = b->o->dry_run ? "would be " : "";
+
+	if (walk(b, WALK_MEMBERS, id) == -1)
+		return -1;
+	printf("%s: %s%s; memberships: %lu read, %s%lu inserted, "
+	    "%s%lu updated, %lu unchanged, %lu stale, %lu failed\n",
+	    id, would, sync_found[how], t->seen - m0.seen, would,
+	    t->how[IMPORT_INSERTED] - m0.how[IMPORT_INSERTED], would,
+	    t->how[IMPORT_UPDATED] - m0.how[IMPORT_UPDATED],
+	    t->how[IMPORT_UNCHANGED] - m0.how[IMPORT_UNCHANGED],
+	    t->how[IMPORT_STALE] - m0.how[IMPORT_STALE],
+	    t->failed - m0.failed);
+	return t->failed > m0.failed;
+}
+
+/*
+ * sync of one id: written, or kept in b->gone to be marked deleted.
+ * Returns 1 if it failed (said), 0, or -1 with b->err set.
+ */
+static int
+sync_one(struct backfill *b, const char *id)
+{
 	struct event		 ev;
 	enum store_import	 how;
 	enum walk		 w;
-	unsigned long		 live;
-	const char		*id, *would = o->dry_run ? "would be " : "";
-	size_t			 i;
-	int			 k, found, failed = 0, refused = 0;
+	int			 found;
 
-	for (k = 0; k < o->nids; k++) {
-		id = o->ids[k];
-		w = strncmp(id, "org_", 4) == 0 ? WALK_ORGS : WALK_USERS;
-		if (!wanted(b, w)) {
-			printf("%s: not synced: the events setting leaves "
-			    "%s out\n", id, walk_names[w]);
-			failed++;
-			continue;
-		}
-		if ((found = lookup(b, w, id, &ev)) == -1)
-			return -1;
-		if (found == LOOKUP_FAILED) {
-			printf("%s: failed\n", id);
-			failed++;
-			continue;
-		}
-		if (found == LOOKUP_GONE) {
-			/* Named twice, marked once. */
-			if (!idset_has(&b->gone[w], id) &&
-			    idset_add(&b->gone[w], id) == -1) {
-				snprintf(b->err, sizeof(b->err),
-				    "out of memory");
-				return -1;
-			}
-			continue;
-		}
-		if (store_import(b->st, &ev, now_ms(), o->dry_run, &how,
-		    b->err, sizeof(b->err)) == -1) {
-			event_free(&ev);
-			return -1;
-		}
-		event_free(&ev);
-		if (w == WALK_USERS ||
-		    !(b->cf->events & CONFIG_EVENTS_MEMBERSHIPS)) {
-			printf("%s: %s%s\n", id, would, sync_found[how]);
-			continue;
-		}
-		m0 = b->t[WALK_MEMBERS];
-		if (walk(b, WALK_MEMBERS, id) == -1)
-			return -1;
-		printf("%s: %s%s; memberships: %lu read, %s%lu inserted, "
-		    "%s%lu updated, %lu unchanged, %lu stale, %lu failed\n",
-		    id, would, sync_found[how],
-		    b->t[WALK_MEMBERS].seen - m0.seen, would,
-		    b->t[WALK_MEMBERS].how[IMPORT_INSERTED] -
-		    m0.how[IMPORT_INSERTED], would,
-		    b->t[WALK_MEMBERS].how[IMPORT_UPDATED] -
-		    m0.how[IMPORT_UPDATED],
-		    b->t[WALK_MEMBERS].how[IMPORT_UNCHANGED] -
-		    m0.how[IMPORT_UNCHANGED],
-		    b->t[WALK_MEMBERS].how[IMPORT_STALE] - m0.how[IMPORT_STALE],
-		    b->t[WALK_MEMBERS].failed - m0.failed);
-		failed += b->t[WALK_MEMBERS].failed > m0.failed;
+	w = strncmp(id, "org_", 4) == 0 ? WALK_ORGS : WALK_USERS;
+	if (!wanted(b, w)) {
+		printf("%s: not synced: the events setting leaves %s out\n",
+		    id, walk_names[w]);
+		return 1;
 	}
+	if ((found = lookup(b, w, id, &ev)) == -1)
+		return -1;
+	if (found == LOOKUP_FAILED) {
+		printf("%s: failed\n", id);
+		return 1;
+	}
+	if (found == LOOKUP_GONE) {
+		/* Named twice, marked once. */
+		if (!idset_has(&b->gone[w], id) && gone_add(b, w, id) == -1)
+			return -1;
+		return 0;
+	}
+	if (import_event(b, &ev, &how) == -1)
+		return -1;
+	if (w == WALK_USERS || !(b->cf->events & CONFIG_EVENTS_MEMBERSHIPS)) {
+		printf("%s: %s%s\n", id, b->o->dry_run ? "would be " : "",
+		    sync_found[how]);
+		return 0;
+	}
+	return sync_members(b, id, how);
+}
+
+/*
+ * sync's deletes, under reconcile's rule (too_many): all of them or,
+ * when it refuses and there is no --force, none. Returns 0,
+ * BACKFILL_REFUSED, or -1 with b->err set.
+ */
+static int
+sync_deletes(struct backfill *b, const char *before)
+{
+	enum store_import	 how;
+	enum walk		 w;
+	unsigned long		 live;
+	const char		*id;
+	size_t			 i;
+	int			 refused = 0, dry = b->o->dry_run;
+
 	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
 		if (b->gone[w].n == 0)
 			continue;
@@ -975,24 +1088,44 @@ sync_ids(struct backfill *b, const char *before)
 	}
 	if (refused)
 		printf("sync: %s: nothing marked deleted; if the numbers are "
-		    "right, run it again with --force\n", o->dry_run ?
+		    "right, run it again with --force\n", dry ?
 		    "would be refused" : "refused");
 	for (w = WALK_USERS; w <= WALK_ORGS; w++) {
 		for (i = 0; i < b->gone[w].n; i++) {
 			id = b->gone[w].ids[i];
-			if (refused && !o->dry_run) {
+			if (refused && !dry) {
 				printf("%s: deleted in Clerk: not marked "
 				    "(refused)\n", id);
 				continue;
 			}
 			if (mark_deleted(b, w, id, &how) == -1)
 				return -1;
-			printf("%s: %s\n", id, o->dry_run ? "deleted in Clerk: "
+			printf("%s: %s\n", id, dry ? "deleted in Clerk: "
 			    "would be marked deleted" : sync_gone[how]);
 		}
 	}
-	if (refused)
-		return BACKFILL_REFUSED;
+	return refused ? BACKFILL_REFUSED : 0;
+}
+
+/*
+ * sync: each id asked for on its own, and written through the guarded
+ * statements (an organization with its memberships); one that Clerk
+ * does not have is marked deleted as reconcile marks it, under the same
+ * rules. Prints a line per id. Returns the exit status, or -1 with
+ * b->err set.
+ */
+static int
+sync_ids(struct backfill *b, const char *before)
+{
+	int	 k, rc, failed = 0;
+
+	for (k = 0; k < b->o->nids; k++) {
+		if ((rc = sync_one(b, b->o->ids[k])) == -1)
+			return -1;
+		failed += rc;
+	}
+	if ((rc = sync_deletes(b, before)) != 0)
+		return rc;
 	return failed > 0;
 }
 
@@ -1041,22 +1174,120 @@ plan(struct backfill *b)
 	return 0;
 }
 
+static void
+backfill_init(struct backfill *b, const struct config *cf, struct store *st,
+    const struct backfill_opts *o)
+{
+	memset(b, 0, sizeof(*b));
+	b->cf = cf;
+	b->st = st;
+	b->o = o;
+}
+
+/* The walks planned: users, then organizations with their members. */
+static int
+backfill_walks(struct backfill *b)
+{
+	const char	*body;
+	size_t		 len;
+	long long	 n;
+
+	if (b->walked[WALK_USERS]) {
+		if (b->tty && clerkapi_get(b->api, "/v1/users/count", &body,
+		    &len, b->err, sizeof(b->err)) == 200 &&
+		    (n = json_count(body, len, "total_count")) > 0)
+			b->total = (unsigned long)n;
+		if (walk(b, WALK_USERS, NULL) == -1)
+			return -1;
+		progress(b, WALK_USERS, 1);
+	}
+	/*
+	 * reconcile lists the instance's memberships at once: fewer
+	 * requests than one list per organization, and what it lacks of
+	 * an organization still there was removed.
+	 */
+	if (b->o->reconcile && b->walked[WALK_MEMBERS]) {
+		if (walk(b, WALK_MEMBERS, NULL) == -1)
+			return -1;
+		b->instance_members = !b->no_instance_list;
+		if (b->no_instance_list)
+			printf("memberships: GET /v1/organization_memberships "
+			    "answered 404: each organization's are read\n");
+	}
+	if (b->walked[WALK_ORGS]) {
+		b->total = 0;
+		b->started = num_seconds();
+		if (walk(b, WALK_ORGS, NULL) == -1)
+			return -1;
+		progress(b, WALK_ORGS, 1);
+	}
+	return 0;
+}
+
+/*
+ * After the walks: 1 if some objects could not be read (then reconcile
+ * is skipped: a row missing from the listing may be one of them), else
+ * reconcile's answer; a failure is 1 with b->err set.
+ */
+static int
+backfill_after(struct backfill *b, const char *before)
+{
+	int	 w, failed = 0, rc;
+
+	for (w = 0; w < WALK__MAX; w++)
+		failed += b->t[w].failed > 0;
+	rc = failed ? 1 : 0;
+	if (b->o->reconcile && failed) {
+		printf("reconcile: skipped, some objects could not be read\n");
+	} else if (b->o->reconcile) {
+		if ((rc = reconcile(b, before)) == -1)
+			rc = 1;
+		else if (rc == 1)
+			snprintf(b->err, sizeof(b->err), "%lu lookups failed, "
+			    "their rows are left as they are",
+			    b->lookups_failed);
+	}
+	return rc;
+}
+
+/* The closing lines of a run, ending with exit status rc; returns it. */
+static int
+backfill_report(const struct backfill *b, int rc)
+{
+	const struct backfill_opts *o = b->o;
+	struct clerkapi_stats	 as;
+	int			 w;
+
+	if (b->tty)
+		fputc('\n', stderr);
+	for (w = 0; w < WALK__MAX && o->cmd != BACKFILL_CMD_SYNC; w++)
+		if (b->t[w].seen > 0 || b->t[w].failed > 0 ||
+		    (w == WALK_USERS && b->walked[WALK_USERS]))
+			summary(b, (enum walk)w);
+	if (b->api != NULL) {
+		clerkapi_stats(b->api, &as);
+		printf("api: %lu requests, %lu retried, %lu answered 429, in "
+		    "%.1f s\n", as.requests, as.retried, as.limited,
+		    num_seconds() - b->t0);
+	}
+	if (rc == -1)
+		rc = 1;
+	if (rc != 0 && rc != BACKFILL_REFUSED && b->err[0] != '\0')
+		printf("%s: stopped: %s%s\n", backfill_cmd_names[o->cmd],
+		    b->err, o->cmd != BACKFILL_CMD_BACKFILL ? "" :
+		    " (run it again to resume)");
+	return rc;
+}
+
 int
 backfill_run(const struct config *cf, struct store *st,
     const struct backfill_opts *o)
 {
 	struct backfill		 b;
-	struct clerkapi_stats	 as;
-	const char		*body;
 	char			 before[64];
-	size_t			 len;
-	long long		 n;
-	int			 rc = 1, w, failed = 0;
+	int			 rc = 1, w;
 
-	memset(&b, 0, sizeof(b));
-	b.cf = cf;
-	b.st = st;
-	b.o = o;
+	backfill_init(&b, cf, st, o);
 	b.tty = isatty(STDERR_FILENO);
 	b.t0 = b.started = num_seconds();
 	if ((b.api = clerkapi_open(cf, o->timeout, b.err, sizeof(b.err))) == NULL)
@@ -1075,68 +1306,11 @@ backfill_run(const struct config *cf, struct store *st,
 		    CONFIG_EVENTS_MEMBERSHIPS) != 0;
 	} else if (plan(&b) == -1)
 		goto out;
-
-	if (b.walked[WALK_USERS]) {
-		if (b.tty && clerkapi_get(b.api, "/v1/users/count", &body, &len,
-		    b.err, sizeof(b.err)) == 200 &&
-		    (n = json_count(body, len, "total_count")) > 0)
-			b.total = (unsigned long)n;
-		if (walk(&b, WALK_USERS, NULL) == -1)
-			goto out;
-		progress(&b, WALK_USERS, 1);
-	}
-	/*
-	 * reconcile lists the instance's memberships at once: fewer
-	 * requests than one list per organization, and what it lacks of
-	 * an organization still there was removed.
-	 */
-	if (o->reconcile && b.walked[WALK_MEMBERS]) {
-		if (walk(&b, WALK_MEMBERS, NULL) == -1)
-			goto out;
-		b.instance_members = !b.no_instance_list;
-		if (b.no_instance_list)
-			printf("memberships: GET /v1/organization_memberships "
-			    "answered 404: each organization's are read\n");
-	}
-	if (b.walked[WALK_ORGS]) {
-		b.total = 0;
-		b.started = num_seconds();
-		if (walk(&b, WALK_ORGS, NULL) == -1)
-			goto out;
-		progress(&b, WALK_ORGS, 1);
-	}
-	for (w = 0; w < WALK__MAX; w++)
-		failed += b.t[w].failed > 0;
-	rc = failed ? 1 : 0;
-	if (o->reconcile && failed) {
-		printf("reconcile: skipped, some objects could not be read\n");
-	} else if (o->reconcile) {
-		if ((rc = reconcile(&b, before)) == -1)
-			rc = 1;
-		else if (rc == 1)
-			snprintf(b.err, sizeof(b.err), "%lu lookups failed, "
-			    "their rows are left as they are",
-			    b.lookups_failed);
-	}
+	if (backfill_walks(&b) == -1)
+		goto out;
+	rc = backfill_after(&b, before);
 out:
-	if (b.tty)
-		fputc('\n', stderr);
-	for (w = 0; w < WALK__MAX && o->cmd != BACKFILL_CMD_SYNC; w++)
-		if (b.t[w].seen > 0 || b.t[w].failed > 0 ||
-		    (w == WALK_USERS && b.walked[WALK_USERS]))
-			summary(&b, (enum walk)w);
-	if (b.api != NULL) {
-		clerkapi_stats(b.api, &as);
-		printf("api: %lu requests, %lu retried, %lu answered 429, in "
-		    "%.1f s\n", as.requests, as.retried, as.limited,
-		    num_seconds() - b.t0);
-	}
-	if (rc == -1)
-		rc = 1;
-	if (rc != 0 && rc != BACKFILL_REFUSED && b.err[0] != '\0')
-		printf("%s: stopped: %s%s\n", backfill_cmd_names[o->cmd],
-		    b.err, o->cmd != BACKFILL_CMD_BACKFILL ? "" :
-		    " (run it again to resume)");
+	rc = backfill_report(&b, rc);
 	clerkapi_close(b.api);
 	for (w = 0; w < WALK__MAX; w++) {
 		free(b.seen[w].ids);
@@ -1145,6 +1319,23 @@ out:
 	free(b.gone_members.rows);
 	free(b.env);
 	return rc;
+}
+
+/*
+ * The pull of an organization written: its memberships, as sync reads
+ * them. Returns BACKFILL_PULL_API with err set if they could not all be
+ * read, else BACKFILL_PULL_WRITTEN.
+ */
+static enum backfill_pull
+pull_members(struct backfill *b, const char *id, char *err, size_t errsz)
+{
+	if (walk(b, WALK_MEMBERS, id) == -1 ||
+	    b->t[WALK_MEMBERS].failed > 0) {
+		snprintf(err, errsz, "memberships: %s", b->err[0] != '\0' ?
+		    b->err : "some could not be read");
+		return BACKFILL_PULL_API;
+	}
+	return BACKFILL_PULL_WRITTEN;
 }
 
 /*
@@ -1164,13 +1355,10 @@ backfill_pull(const struct config *cf, struct store *st,
 	char			 path[128], why[160];
 	int			 found;
 
-	memset(&b, 0, sizeof(b));
 	memset(&o, 0, sizeof(o));
 	o.cmd = BACKFILL_CMD_SYNC;
 	o.limit = BACKFILL_LIMIT;
-	b.cf = cf;
-	b.st = st;
-	b.o = &o;
+	backfill_init(&b, cf, st, &o);
 	b.api = a;
 	w = strncmp(id, "org_", 4) == 0 ? WALK_ORGS : WALK_USERS;
 	if (!backfill_id_valid(id)) {
@@ -1196,15 +1384,9 @@ backfill_pull(const struct config *cf, struct store *st,
 	*res = store_pull_apply(st, &ev, svix_id, ts, err, errsz);
 	event_free(&ev);
 	rc = BACKFILL_PULL_WRITTEN;
-	/* An organization's memberships, as sync reads them. */
 	if (w == WALK_ORGS && (*res == STORE_APPLIED || *res == STORE_STALE) &&
-	    (cf->events & CONFIG_EVENTS_MEMBERSHIPS) &&
-	    (walk(&b, WALK_MEMBERS, id) == -1 ||
-	    b.t[WALK_MEMBERS].failed > 0)) {
-		snprintf(err, errsz, "memberships: %s", b.err[0] != '\0' ?
-		    b.err : "some could not be read");
-		rc = BACKFILL_PULL_API;
-	}
+	    (cf->events & CONFIG_EVENTS_MEMBERSHIPS))
+		rc = pull_members(&b, id, err, errsz);
 out:
 	free(b.env);
 	return rc;

@@ -152,6 +152,49 @@ api_ca_file(const struct config *cf)
 	return NULL;
 }
 
+/* Find the libcurl functions used; -1 with err set when one is missing. */
+static int
+api_load(struct clerkapi *a, char *err, size_t errsz)
+{
+	SYM("curl_global_init", global_init);
+	SYM("curl_easy_init", easy_init);
+	SYM("curl_easy_setopt", easy_setopt);
+	SYM("curl_easy_perform", easy_perform);
+	SYM("curl_easy_getinfo", easy_getinfo);
+	SYM("curl_easy_strerror", easy_strerror);
+	SYM("curl_easy_cleanup", easy_cleanup);
+	SYM("curl_slist_append", slist_append);
+	SYM("curl_slist_free_all", slist_free_all);
+	return 0;
+nosym:
+	snprintf(err, errsz, "libcurl is older than 7.85: %s", dlerror());
+	return -1;
+}
+
+/*
+ * The request headers: the secret key as a bearer token, and JSON asked
+ * for. The one copy we make of the key is wiped before it is freed.
+ */
+static int
+api_headers(struct clerkapi *a, const char *key)
+{
+	char	*auth;
+	size_t	 n;
+
+	n = strlen("Authorization: Bearer ") + strlen(key) + 1;
+	if ((auth = malloc(n)) == NULL)
+		return -1;
+	snprintf(auth, n, "Authorization: Bearer %s", key);
+	a->headers = a->f.slist_append(NULL, auth);
+	/* A plain memset before free may be dropped by the compiler. */
+	OPENSSL_cleanse(auth, n);
+	free(auth);
+	if (a->headers == NULL || (a->headers = a->f.slist_append(a->headers,
+	    "Accept: application/json")) == NULL)
+		return -1;
+	return 0;
+}
+
 /*
  * Set one option; a refused one stops clerkapi_open, naming it, so that no
  * request leaves with a setting missing (TLS checks, timeouts).
@@ -163,62 +206,15 @@ api_ca_file(const struct config *cf)
 	}								\
 } while (0)
 
-struct clerkapi *
-clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
+/* HTTPS only, verified; no redirects; the secret in a header only. */
+static int
+api_setopts(struct clerkapi *a, const struct config *cf, long timeout,
+    char *err, size_t errsz)
 {
-	struct clerkapi	*a;
 	const char	*ca;
 	const char	*what;
-	char		*auth;
-	size_t		 n;
 	CURLcode	 rc;
 
-	if (cf->clerk_secret_key == NULL) {
-		snprintf(err, errsz, "clerk_secret_key: not set (the sk_... "
-		    "key of the instance, or CLERK_SECRET_KEY)");
-		return NULL;
-	}
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		goto oom;
-	a->retry_after = -1;
-	a->wait = -1;
-	if ((a->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, errsz, "libcurl is needed for this (Debian: "
-		    "libcurl4): %s", dlerror());
-		free(a);
-		return NULL;
-	}
-	SYM("curl_global_init", global_init);
-	SYM("curl_easy_init", easy_init);
-	SYM("curl_easy_setopt", easy_setopt);
-	SYM("curl_easy_perform", easy_perform);
-	SYM("curl_easy_getinfo", easy_getinfo);
-	SYM("curl_easy_strerror", easy_strerror);
-	SYM("curl_easy_cleanup", easy_cleanup);
-	SYM("curl_slist_append", slist_append);
-	SYM("curl_slist_free_all", slist_free_all);
-	if (a->f.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (a->h = a->f.easy_init()) == NULL)
-		goto oom;
-
-	a->base = cf->clerk_api_url;
-	a->rate = cf->rate_requests;
-	a->window = cf->rate_seconds + API_MARGIN;
-	if ((a->ring = calloc((size_t)a->rate, sizeof(*a->ring))) == NULL)
-		goto oom;
-	n = strlen("Authorization: Bearer ") + strlen(cf->clerk_secret_key) + 1;
-	if ((auth = malloc(n)) == NULL)
-		goto oom;
-	snprintf(auth, n, "Authorization: Bearer %s", cf->clerk_secret_key);
-	a->headers = a->f.slist_append(NULL, auth);
-	/* A plain memset before free may be dropped by the compiler. */
-	OPENSSL_cleanse(auth, n);
-	free(auth);
-	if (a->headers == NULL || (a->headers = a->f.slist_append(a->headers,
-	    "Accept: application/json")) == NULL)
-		goto oom;
-
-	/* HTTPS only, verified; no redirects; the secret in a header only. */
 	SETOPT(CURLOPT_HTTPHEADER, a->headers);
 	SETOPT(CURLOPT_USERAGENT, "clerksync/" CLERKSYNC_VERSION);
 	/*
@@ -241,18 +237,52 @@ clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
 	SETOPT(CURLOPT_WRITEDATA, a);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(CURLOPT_HEADERDATA, a);
-	return a;
+	return 0;
 refused:
 	snprintf(err, errsz, "libcurl refused %s: %s", what,
 	    a->f.easy_strerror(rc));
-	clerkapi_close(a);
-	return NULL;
-nosym:
-	snprintf(err, errsz, "libcurl is older than 7.85: %s", dlerror());
-	clerkapi_close(a);
-	return NULL;
+	return -1;
+}
+
+struct clerkapi *
+clerkapi_open(const struct config *cf, long timeout, char *err, size_t errsz)
+{
+	struct clerkapi	*a;
+
+	if (cf->clerk_secret_key == NULL) {
+		snprintf(err, errsz, "clerk_secret_key: not set (the sk_... "
+		    "key of the instance, or CLERK_SECRET_KEY)");
+		return NULL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto oom;
+	a->retry_after = -1;
+	a->wait = -1;
+	if ((a->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errsz, "libcurl is needed for this (Debian: "
+		    "libcurl4): %s", dlerror());
+		free(a);
+		return NULL;
+	}
+	if (api_load(a, err, errsz) == -1)
+		goto fail;
+	if (a->f.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (a->h = a->f.easy_init()) == NULL)
+		goto oom;
+
+	a->base = cf->clerk_api_url;
+	a->rate = cf->rate_requests;
+	a->window = cf->rate_seconds + API_MARGIN;
+	if ((a->ring = calloc((size_t)a->rate, sizeof(*a->ring))) == NULL)
+		goto oom;
+	if (api_headers(a, cf->clerk_secret_key) == -1)
+		goto oom;
+	if (api_setopts(a, cf, timeout, err, errsz) == -1)
+		goto fail;
+	return a;
 oom:
 	snprintf(err, errsz, "out of memory");
+fail:
 	clerkapi_close(a);
 	return NULL;
 }
@@ -299,6 +329,41 @@ bounded(int sec)
 	    sec;
 }
 
+/* Why a transfer failed: libcurl's detailed message when it left one. */
+static const char *
+api_strerror(const struct clerkapi *a, CURLcode rc)
+{
+	return a->curlerr[0] ? a->curlerr : a->f.easy_strerror(rc);
+}
+
+/* One transfer of the URL set; *status stays 0 when no answer came. */
+static CURLcode
+api_perform(struct clerkapi *a, long *status)
+{
+	CURLcode	 rc;
+
+	a->len = 0;
+	a->retry_after = -1;
+	a->curlerr[0] = '\0';
+	if (a->buf != NULL)
+		a->buf[0] = '\0';
+	rc = a->f.easy_perform(a->h);
+	*status = 0;
+	if (rc == CURLE_OK)
+		a->f.easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, status);
+	return rc;
+}
+
+/* A 200 or 404: its body is the caller's until the next request. */
+static int
+api_answer(const struct clerkapi *a, long status, const char **body,
+    size_t *len)
+{
+	*body = a->buf != NULL ? a->buf : "";
+	*len = a->len;
+	return (int)status;
+}
+
 /*
  * clerkapi_get for a pull: one try, within the deadline, after the gate. The
  * URL is set. No pacing here: the gate is the budget, shared by every
@@ -309,7 +374,7 @@ get_once(struct clerkapi *a, const char *path, const char **body, size_t *len,
     char *err, size_t errsz)
 {
 	CURLcode	 rc;
-	long		 status = 0, left;
+	long		 status, left;
 	int		 g, wait = -1;
 
 	a->wait = -1;
@@ -336,26 +401,15 @@ get_once(struct clerkapi *a, const char *path, const char **body, size_t *len,
 		return -1;
 	}
 	a->st.requests++;
-	a->len = 0;
-	a->retry_after = -1;
-	a->curlerr[0] = '\0';
-	if (a->buf != NULL)
-		a->buf[0] = '\0';
-	rc = a->f.easy_perform(a->h);
-	if (rc == CURLE_OK)
-		a->f.easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 200 || status == 404) {
-		*body = a->buf != NULL ? a->buf : "";
-		*len = a->len;
-		return (int)status;
-	}
+	rc = api_perform(a, &status);
+	if (status == 200 || status == 404)
+		return api_answer(a, status, body, len);
 	if (status == 429)
 		a->st.limited++;
 	if (a->retry_after >= 0)
 		a->wait = bounded(a->retry_after);
 	if (rc != CURLE_OK)
-		snprintf(err, errsz, "GET %s: %s", path, a->curlerr[0] ?
-		    a->curlerr : a->f.easy_strerror(rc));
+		snprintf(err, errsz, "GET %s: %s", path, api_strerror(a, rc));
 	else
 		snprintf(err, errsz, "GET %s: HTTP %ld%s", path, status,
 		    status == 401 || status == 403 ?
@@ -363,15 +417,86 @@ get_once(struct clerkapi *a, const char *path, const char **body, size_t *len,
 	return -1;
 }
 
+/*
+ * Whether a failed answer is final for clerkapi_get: the key refused, a
+ * transport error no retry mends, or a 4xx. Transport errors, timeouts and
+ * 5xx may pass and are tried again.
+ */
+static int
+api_final(const struct clerkapi *a, const char *path, CURLcode rc,
+    long status, char *err, size_t errsz)
+{
+	if (status == 401 || status == 403) {
+		snprintf(err, errsz, "GET %s: HTTP %ld: check "
+		    "clerk_secret_key", path, status);
+		return 1;
+	}
+	if (rc != CURLE_OK && (rc == CURLE_UNSUPPORTED_PROTOCOL ||
+	    rc == CURLE_URL_MALFORMAT || rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_WRITE_ERROR)) {
+		snprintf(err, errsz, "GET %s: %s", path, api_strerror(a, rc));
+		return 1;
+	}
+	if (rc == CURLE_OK && status < 500) {
+		snprintf(err, errsz, "GET %s: HTTP %ld", path, status);
+		return 1;
+	}
+	return 0;
+}
+
+/* clerkapi_get for a backfill: paced, waiting out 429s, retrying 5xx. */
+static int
+get_paced(struct clerkapi *a, const char *path, const char **body,
+    size_t *len, char *err, size_t errsz)
+{
+	CURLcode	 rc;
+	long		 status;
+	int		 tries = 0, limited = 0;
+	double		 backoff = 0.5;
+
+	for (;;) {
+		pace(a);
+		rc = api_perform(a, &status);
+		if (status == 200 || status == 404)
+			return api_answer(a, status, body, len);
+		if (status == 429) {
+			a->st.limited++;
+			if (++limited > API_LIMITED_MAX) {
+				snprintf(err, errsz, "GET %s: still 429 after "
+				    "%d waits", path, API_LIMITED_MAX);
+				return -1;
+			}
+			pause_for(a->retry_after >= 0 ? (a->retry_after >
+			    API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX :
+			    a->retry_after) : a->window);
+			continue;
+		}
+		if (api_final(a, path, rc, status, err, errsz))
+			return -1;
+		if (++tries >= API_ATTEMPTS) {
+			if (rc != CURLE_OK)
+				snprintf(err, errsz, "GET %s: %s (%d tries)",
+				    path, api_strerror(a, rc), tries);
+			else
+				snprintf(err, errsz, "GET %s: HTTP %ld (%d "
+				    "tries)", path, status, tries);
+			return -1;
+		}
+		a->st.retried++;
+		log_info("GET %s: %s, again in %.1f s", path, rc != CURLE_OK ?
+		    a->f.easy_strerror(rc) : "server error", backoff);
+		pause_for(backoff);
+		backoff = backoff * 2 > API_BACKOFF_MAX ? API_BACKOFF_MAX :
+		    backoff * 2;
+	}
+}
+
 int
 clerkapi_get(struct clerkapi *a, const char *path, const char **body,
     size_t *len, char *err, size_t errsz)
 {
 	CURLcode	 rc;
-	long		 status;
 	size_t		 need = strlen(a->base) + strlen(path) + 1;
-	int		 tries = 0, limited = 0;
-	double		 backoff = 0.5;
 	char		*nu;
 
 	if (need > a->urlsz) {
@@ -390,69 +515,7 @@ clerkapi_get(struct clerkapi *a, const char *path, const char **body,
 	}
 	if (a->once)
 		return get_once(a, path, body, len, err, errsz);
-	for (;;) {
-		pace(a);
-		a->len = 0;
-		a->retry_after = -1;
-		a->curlerr[0] = '\0';
-		if (a->buf != NULL)
-			a->buf[0] = '\0';
-		rc = a->f.easy_perform(a->h);
-		status = 0;
-		if (rc == CURLE_OK)
-			a->f.easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200 || status == 404) {
-			*body = a->buf != NULL ? a->buf : "";
-			*len = a->len;
-			return (int)status;
-		}
-		if (status == 429) {
-			a->st.limited++;
-			if (++limited > API_LIMITED_MAX) {
-				snprintf(err, errsz, "GET %s: still 429 after "
-				    "%d waits", path, API_LIMITED_MAX);
-				return -1;
-			}
-			pause_for(a->retry_after >= 0 ? (a->retry_after >
-			    API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX :
-			    a->retry_after) : a->window);
-			continue;
-		}
-		if (status == 401 || status == 403) {
-			snprintf(err, errsz, "GET %s: HTTP %ld: check "
-			    "clerk_secret_key", path, status);
-			return -1;
-		}
-		/* Transport errors, timeouts and 5xx may pass; the rest not. */
-		if (rc != CURLE_OK && (rc == CURLE_UNSUPPORTED_PROTOCOL ||
-		    rc == CURLE_URL_MALFORMAT || rc == CURLE_PEER_FAILED_VERIFICATION ||
-		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_WRITE_ERROR)) {
-			snprintf(err, errsz, "GET %s: %s", path,
-			    a->curlerr[0] ? a->curlerr :
-			    a->f.easy_strerror(rc));
-			return -1;
-		}
-		if (rc == CURLE_OK && status < 500) {
-			snprintf(err, errsz, "GET %s: HTTP %ld", path, status);
-			return -1;
-		}
-		if (++tries >= API_ATTEMPTS) {
-			if (rc != CURLE_OK)
-				snprintf(err, errsz, "GET %s: %s (%d tries)",
-				    path, a->curlerr[0] ? a->curlerr :
-				    a->f.easy_strerror(rc), tries);
-			else
-				snprintf(err, errsz, "GET %s: HTTP %ld (%d "
-				    "tries)", path, status, tries);
-			return -1;
-		}
-		a->st.retried++;
-		log_info("GET %s: %s, again in %.1f s", path, rc != CURLE_OK ?
-		    a->f.easy_strerror(rc) : "server error", backoff);
-		pause_for(backoff);
-		backoff = backoff * 2 > API_BACKOFF_MAX ? API_BACKOFF_MAX :
-		    backoff * 2;
-	}
+	return get_paced(a, path, body, len, err, errsz);
 }
 
 void

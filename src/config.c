@@ -864,6 +864,53 @@ kind_rate(struct config *cf, const struct config_valid *vd, char *v,
 }
 
 /*
+ * The user[:password] of a database_url: s up to at, the '@', each part
+ * percent-decoded in place, set unless set on its own. Returns 0, -1 when
+ * malformed, -2 when out of memory.
+ */
+static int
+dburl_user(struct config *cf, char *s, char *at)
+{
+	char	*colon;
+
+	*at = '\0';
+	if ((colon = strchr(s, ':')) != NULL)
+		*colon = '\0';
+	if (pct_decode(s) == -1 || (colon != NULL &&
+	    pct_decode(colon + 1) == -1))
+		return -1;
+	if (raw_default(cf, CONFIG_DB_USER, s, strlen(s)) == -1 ||
+	    (colon != NULL && raw_default(cf, CONFIG_DB_PASSWORD,
+	    colon + 1, strlen(colon + 1)) == -1))
+		return -2;
+	return 0;
+}
+
+/*
+ * The host[:port]/dbname of a database_url: p up to slash, the '/', and
+ * the name after it. Returns as dburl_user does.
+ */
+static int
+dburl_host(struct config *cf, const char *p, const char *slash)
+{
+	const char	*colon, *hostend = slash;
+
+	if ((colon = memchr(p, ':', (size_t)(slash - p))) != NULL) {
+		hostend = colon;
+		if (raw_default(cf, CONFIG_DB_PORT, colon + 1,
+		    (size_t)(slash - colon - 1)) == -1)
+			return -2;
+	}
+	if (hostend == p)
+		return -1;
+	if (raw_default(cf, CONFIG_DB_HOST, p, (size_t)(hostend - p)) == -1 ||
+	    raw_default(cf, CONFIG_DB_NAME, slash + 1,
+	    strlen(slash + 1)) == -1)
+		return -2;
+	return 0;
+}
+
+/*
  * mysql://[user[:password]@]host[:port]/dbname: sets the db_* raw values
  * that are not set on their own (those win). Out of memory is -1 too.
  */
@@ -871,9 +918,9 @@ static int
 kind_dburl(struct config *cf, const struct config_valid *vd, char *v,
     char *err, size_t errsz)
 {
-	const char	*p, *at, *slash, *colon, *hostend;
-	char		*s = NULL;
-	int		 rc = -1;
+	const char	*p, *slash;
+	char		*s = NULL, *at;
+	int		 r = -1;
 
 	(void)vd;
 	if (v == NULL)
@@ -886,42 +933,20 @@ kind_dburl(struct config *cf, const struct config_valid *vd, char *v,
 	if ((slash = strchr(p, '/')) == NULL || slash[1] == '\0' ||
 	    strchr(slash + 1, '/') != NULL || strchr(slash + 1, '?') != NULL)
 		goto out;
-	if ((at = memchr(p, '@', (size_t)(slash - p))) != NULL) {
-		s[at - s] = '\0';
-		if ((colon = strchr(p, ':')) != NULL)
-			s[colon - s] = '\0';
-		if (pct_decode(s) == -1 || (colon != NULL &&
-		    pct_decode(s + (colon - s) + 1) == -1))
-			goto out;
-		if (raw_default(cf, CONFIG_DB_USER, s, strlen(s)) == -1 ||
-		    (colon != NULL && raw_default(cf, CONFIG_DB_PASSWORD,
-		    colon + 1, strlen(colon + 1)) == -1))
-			goto oom;
+	r = 0;
+	if ((at = memchr(p, '@', (size_t)(slash - p))) != NULL &&
+	    (r = dburl_user(cf, s, at)) == 0)
 		p = at + 1;
-	}
-	hostend = slash;
-	if ((colon = memchr(p, ':', (size_t)(slash - p))) != NULL) {
-		hostend = colon;
-		if (raw_default(cf, CONFIG_DB_PORT, colon + 1,
-		    (size_t)(slash - colon - 1)) == -1)
-			goto oom;
-	}
-	if (hostend == p)
-		goto out;
-	if (raw_default(cf, CONFIG_DB_HOST, p, (size_t)(hostend - p)) == -1 ||
-	    raw_default(cf, CONFIG_DB_NAME, slash + 1,
-	    strlen(slash + 1)) == -1)
-		goto oom;
-	rc = 0;
-	goto done;
-oom:
-	snprintf(err, errsz, "out of memory");
-	goto done;
+	if (r == 0)
+		r = dburl_host(cf, p, slash);
 out:
-	snprintf(err, errsz, "expected mysql://user:password@host:port/dbname");
-done:
+	if (r == -2)
+		snprintf(err, errsz, "out of memory");
+	else if (r == -1)
+		snprintf(err, errsz,
+		    "expected mysql://user:password@host:port/dbname");
 	wipe_free(s);
-	return rc;
+	return r == 0 ? 0 : -1;
 }
 
 static const kind_fn kind_check[CONFIG_KIND__MAX] = {
@@ -961,21 +986,24 @@ config_check(struct config *cf, int k, char *err, size_t errsz)
 	return kind_check[vd->kind](cf, vd, v, err + n, errsz - (size_t)n);
 }
 
-int
-config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
+/*
+ * Environment overrides: CLERKSYNC_<KEY>, and Clerk's own names (the
+ * CLERKSYNC_ ones, set later, win). -1 when out of memory.
+ */
+static int
+config_env(struct config *cf, config_env_fn env)
 {
 	char		 name[sizeof("CLERKSYNC_") + CONFIG_KEY_MAX];
 	const char	*v;
 	size_t		 i;
-	int		 k, first;
+	int		 k;
 
-	/* Environment overrides: CLERKSYNC_<KEY>, and Clerk's own names. */
 	if ((v = env("CLERK_WEBHOOK_SIGNING_SECRET")) != NULL && *v != '\0' &&
 	    raw_set(cf, CONFIG_SIGNING_SECRET, v, strlen(v)) == -1)
-		goto oom;
+		return -1;
 	if ((v = env("CLERK_SECRET_KEY")) != NULL && *v != '\0' &&
 	    raw_set(cf, CONFIG_CLERK_SECRET_KEY, v, strlen(v)) == -1)
-		goto oom;
+		return -1;
 	for (k = 0; k < CONFIG__MAX; k++) {
 		snprintf(name, sizeof(name), "CLERKSYNC_%s",
 		    config_valid[k].key);
@@ -984,19 +1012,20 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 				name[i] = (char)(name[i] - 'a' + 'A');
 		if ((v = env(name)) != NULL &&
 		    raw_set(cf, (enum config_key)k, v, strlen(v)) == -1)
-			goto oom;
+			return -1;
 	}
+	return 0;
+}
 
-	/* database_url first: it fills the db_* keys left unset. */
-	for (first = 1; first >= 0; first--)
-		for (k = 0; k < CONFIG__MAX; k++)
-			if ((config_valid[k].kind == CONFIG_KIND_DBURL) ==
-			    first && config_check(cf, k, err, errsz) == -1)
-				return -1;
-	err[0] = '\0';
+/* The checks that span keys, once each key is valid on its own. */
+static int
+config_cross(const struct config *cf, char *err, size_t errsz)
+{
+	size_t		 i, k;
+
 	/* SPEC section 1, "Pull": the Svix secret never signs a pull. */
 	for (i = 0; i < cf->npull_keys; i++)
-		for (k = 0; k < (int)cf->nkeys; k++)
+		for (k = 0; k < cf->nkeys; k++)
 			if (cf->pull_keys[i].len == cf->keys[k].len &&
 			    CRYPTO_memcmp(cf->pull_keys[i].key,
 			    cf->keys[k].key, cf->keys[k].len) == 0) {
@@ -1016,9 +1045,25 @@ config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
-oom:
-	snprintf(err, errsz, "out of memory");
-	return -1;
+}
+
+int
+config_finish(struct config *cf, config_env_fn env, char *err, size_t errsz)
+{
+	int	 k, first;
+
+	if (config_env(cf, env) == -1) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	/* database_url first: it fills the db_* keys left unset. */
+	for (first = 1; first >= 0; first--)
+		for (k = 0; k < CONFIG__MAX; k++)
+			if ((config_valid[k].kind == CONFIG_KIND_DBURL) ==
+			    first && config_check(cf, k, err, errsz) == -1)
+				return -1;
+	err[0] = '\0';
+	return config_cross(cf, err, errsz);
 }
 
 void

@@ -502,6 +502,42 @@ static const char *const user_keys[USER__MAX] = {
 };
 
 /*
+ * The user's text columns and primary email and phone: a value that
+ * cannot be stored as sent is NULL, with a warning. -1 when out of memory.
+ */
+static int
+user_texts(struct event *ev, const struct json_span *f)
+{
+	struct event_user	*u = &ev->user;
+
+	if (get_text(ev, f[USER_USERNAME], EVENT_USERNAME_MAX, 0,
+	    &u->username, "data.username is not a string of at most 255 "
+	    "characters: stored as NULL") == -1 ||
+	    get_text(ev, f[USER_FIRST_NAME], EVENT_NAME_MAX, 0,
+	    &u->first_name, "data.first_name is not a string of at most 256 "
+	    "characters: stored as NULL") == -1 ||
+	    get_text(ev, f[USER_LAST_NAME], EVENT_NAME_MAX, 0,
+	    &u->last_name, "data.last_name is not a string of at most 256 "
+	    "characters: stored as NULL") == -1 ||
+	    get_text(ev, f[USER_IMAGE_URL], EVENT_URL_MAX, 1,
+	    &u->image_url, "data.image_url is not a string of at most 65535 "
+	    "bytes: stored as NULL") == -1 ||
+	    get_text(ev, f[USER_EXTERNAL_ID], EVENT_EXTERNAL_ID_MAX, 0,
+	    &u->external_id, "data.external_id is not a string of at most "
+	    "255 characters: stored as NULL") == -1 ||
+	    get_primary(ev, f[USER_EMAIL_ID], f[USER_EMAILS], "email_address",
+	    EVENT_EMAIL_MAX, &u->email, &u->email_verified,
+	    "data.email_addresses: wrong type, or an address that is not a "
+	    "string of at most 320 characters: email stored as NULL") == -1 ||
+	    get_primary(ev, f[USER_PHONE_ID], f[USER_PHONES], "phone_number",
+	    EVENT_PHONE_MAX, &u->phone, NULL, "data.phone_numbers: wrong "
+	    "type, or a number that is not a string of at most 64 characters: "
+	    "phone stored as NULL") == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * A user: only id and updated_at are keyed on, and banned and locked,
  * which apps trust for access and no end user writes, are never guessed;
  * any other field that cannot be stored as sent is NULL, with a warning.
@@ -530,29 +566,7 @@ parse_user(struct event *ev, struct json_span data, int private_too,
 	    "is not an integer (ms): stored as NULL");
 	get_when(ev, f[USER_LAST_SIGN_IN_AT], &u->last_sign_in_at,
 	    "data.last_sign_in_at is not an integer (ms): stored as NULL");
-	if (get_text(ev, f[USER_USERNAME], EVENT_USERNAME_MAX, 0,
-	    &u->username, "data.username is not a string of at most 255 "
-	    "characters: stored as NULL") == -1 ||
-	    get_text(ev, f[USER_FIRST_NAME], EVENT_NAME_MAX, 0,
-	    &u->first_name, "data.first_name is not a string of at most 256 "
-	    "characters: stored as NULL") == -1 ||
-	    get_text(ev, f[USER_LAST_NAME], EVENT_NAME_MAX, 0,
-	    &u->last_name, "data.last_name is not a string of at most 256 "
-	    "characters: stored as NULL") == -1 ||
-	    get_text(ev, f[USER_IMAGE_URL], EVENT_URL_MAX, 1,
-	    &u->image_url, "data.image_url is not a string of at most 65535 "
-	    "bytes: stored as NULL") == -1 ||
-	    get_text(ev, f[USER_EXTERNAL_ID], EVENT_EXTERNAL_ID_MAX, 0,
-	    &u->external_id, "data.external_id is not a string of at most "
-	    "255 characters: stored as NULL") == -1 ||
-	    get_primary(ev, f[USER_EMAIL_ID], f[USER_EMAILS], "email_address",
-	    EVENT_EMAIL_MAX, &u->email, &u->email_verified,
-	    "data.email_addresses: wrong type, or an address that is not a "
-	    "string of at most 320 characters: email stored as NULL") == -1 ||
-	    get_primary(ev, f[USER_PHONE_ID], f[USER_PHONES], "phone_number",
-	    EVENT_PHONE_MAX, &u->phone, NULL, "data.phone_numbers: wrong "
-	    "type, or a number that is not a string of at most 64 characters: "
-	    "phone stored as NULL") == -1)
+	if (user_texts(ev, f) == -1)
 		BAD("out of memory");
 	get_json(ev, f[USER_PUBLIC_METADATA], trouble, &u->public_metadata,
 	    "public_metadata nested deeper than 31 or holding a lone "

@@ -213,6 +213,58 @@ scan_name(struct scan *s)
 #define STACK_WORDS	(JSON_STACK_DEPTH / 64)
 
 /*
+ * The bit stack is full: move it to the heap, twice as big. Taken only
+ * past JSON_STACK_DEPTH levels, so out of the loop of any usual body.
+ */
+static int
+stack_grow(uint64_t **bits, const uint64_t *small, size_t *cap)
+{
+	uint64_t	*nb;
+
+	if (*cap > SIZE_MAX / 2 || (nb = malloc(*cap / 4)) == NULL)
+		return -1;
+	memcpy(nb, *bits, *cap / 8);
+	if (*bits != small)
+		free(*bits);
+	*bits = nb;
+	*cap *= 2;
+	return 0;
+}
+
+/*
+ * After a value: close what ends here, then a ',' (and, in an object, the
+ * next name). Returns 1 when the outermost value has ended, 0 when a
+ * value follows, -1 when the body is malformed.
+ */
+static int
+scan_after(struct scan *s, const uint64_t *bits, size_t *depth)
+{
+	int	 obj;
+
+	for (;;) {
+		if (*depth == 0)
+			return 1;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		obj = (bits[(*depth - 1) / 64] >> ((*depth - 1) % 64)) & 1;
+		if (*s->p == ',') {
+			s->p++;
+			if (obj) {
+				skip_ws(s);
+				if (scan_name(s) == -1)
+					return -1;
+			}
+			return 0;
+		}
+		if (*s->p != (obj ? '}' : ']'))
+			return -1;
+		s->p++;
+		(*depth)--;
+	}
+}
+
+/*
  * One loop, no recursion: whether each open container is an object is a
  * bit on a stack, kept in place up to JSON_STACK_DEPTH levels and on the
  * heap beyond (one bit a level: a body nests at most len levels).
@@ -220,7 +272,7 @@ scan_name(struct scan *s)
 static int
 scan_all(struct scan *s)
 {
-	uint64_t	 small[STACK_WORDS], *bits = small, *nb;
+	uint64_t	 small[STACK_WORDS], *bits = small;
 	size_t		 depth = 0, cap = JSON_STACK_DEPTH;
 	int		 rc = -1, obj;
 
@@ -230,16 +282,8 @@ scan_all(struct scan *s)
 			goto out;
 		if (*s->p == '{' || *s->p == '[') {
 			obj = *s->p++ == '{';
-			if (depth == cap) {
-				if (cap > SIZE_MAX / 2 ||
-				    (nb = malloc(cap / 4)) == NULL)
-					goto out;
-				memcpy(nb, bits, cap / 8);
-				if (bits != small)
-					free(bits);
-				bits = nb;
-				cap *= 2;
-			}
+			if (depth == cap && stack_grow(&bits, small, &cap) == -1)
+				goto out;
 			if (obj)
 				bits[depth / 64] |= 1ULL << (depth % 64);
 			else
@@ -258,29 +302,9 @@ scan_all(struct scan *s)
 			}
 		} else if (scan_scalar(s) == -1)
 			goto out;
-		/* After a value: close what ends here, then ',' or the end. */
-		for (;;) {
-			if (depth == 0) {
-				rc = 0;
-				goto out;
-			}
-			skip_ws(s);
-			if (s->p >= s->end)
-				goto out;
-			obj = (bits[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
-			if (*s->p == ',') {
-				s->p++;
-				if (obj) {
-					skip_ws(s);
-					if (scan_name(s) == -1)
-						goto out;
-				}
-				break;
-			}
-			if (*s->p != (obj ? '}' : ']'))
-				goto out;
-			s->p++;
-			depth--;
+		if ((obj = scan_after(s, bits, &depth)) != 0) {
+			rc = obj == 1 ? 0 : -1;
+			goto out;
 		}
 	}
 out:
