@@ -611,17 +611,3 @@ json_string_nuls(struct json_span str)
 	return n;
 }
 
-int
-json_maybe_nul(const char *buf, size_t len)
-{
-	const char	*p = buf, *end = buf + len;
-
-	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-		if (end - p >= 6 && memcmp(p, "\\u0000", 6) == 0)
-			return 1;
-		p += 2;		/* the escaped character, whatever it is */
-		if (p >= end)
-			break;
-	}
-	return 0;
-}

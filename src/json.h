@@ -79,12 +79,6 @@ int	json_name_is(struct json_span name, const char *key);
 size_t	json_without(struct json_span obj, struct json_span val, char *out);
 
 /*
- * 0 if validated text buf[0..len) certainly holds no \u0000 escape: a
- * cheap test before the exact one.
- */
-int	json_maybe_nul(const char *buf, size_t len);
-
-/*
  * How many \u0000 escapes str, the span of a validated JSON string,
  * holds: the NUL bytes of its decoded text, since validated text holds
  * no raw control character and no other escape decodes to a NUL.
